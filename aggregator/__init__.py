@@ -1,0 +1,1 @@
+"""bluezone-audit aggregator: subscribe, store windows idempotently, estimate adoption, report."""

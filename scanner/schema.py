@@ -1,0 +1,302 @@
+"""The wire contract v1: WindowReport, MQTT topics, canonical JSON encode/decode (stdlib only)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Final
+
+SCHEMA_VERSION: Final = 1
+TOPIC_ROOT: Final = "bzaudit/v1"
+MAX_PAYLOAD_BYTES: Final = 16_384
+MAX_COUNT: Final = 1_000_000
+MAX_FUTURE_SECONDS: Final = 300
+# Windows must divide a quarter hour: Bluezone IDs rotate on UTC :00/:15/:30/:45 (protocol.md §2.9).
+SLOT_SECONDS: Final = 900
+SCAN_MODES: Final = frozenset({"active", "passive", "replay", "simulated"})
+
+# Ids end up in MQTT topics: no wildcards, no slashes, nothing a shell or a file name trips over.
+_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_MAX_NAMES: Final = 16
+
+
+class SchemaError(ValueError):
+    """A payload or report that does not satisfy the v1 wire contract; `reason` is short and stable."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+Counts = Mapping[str, Mapping[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """How well the node listened during the window; the estimator drops poorly covered windows."""
+
+    scanned_s: float
+    adverts: int
+    mode: str
+    adapter: str | None = None
+    restarts: int = 0
+    clock_synced: bool | None = None
+    rssi_min_dbm: int = -127
+    below_gate: int = 0
+    malformed: int = 0
+    outbox_dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowReport:
+    """Anonymised counts of one node for one UTC-aligned window. Nothing below a count."""
+
+    node: str
+    site: str
+    seq: int
+    window_start: int
+    window_s: int
+    counts: Counts
+    health: Health
+    slot_counts: Counts = field(default_factory=dict)
+    software: str = ""
+    headcount: int | None = None
+
+    @property
+    def window_end(self) -> int:
+        return self.window_start + self.window_s
+
+    def count(self, category: str, stratum: str | None = None) -> int:
+        """One stratum's count, or the category's sum over strata when `stratum` is None."""
+        strata = self.counts.get(category, {})
+        if stratum is None:
+            return sum(strata.values())
+        return strata.get(stratum, 0)
+
+
+def window_topic(site: str, node: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/{node}/window"
+
+
+def status_topic(site: str, node: str) -> str:
+    return f"{TOPIC_ROOT}/{site}/{node}/status"
+
+
+def parse_topic(topic: str) -> tuple[str, str, str]:
+    """Split `bzaudit/v1/<site>/<node>/<kind>` into (site, node, kind)."""
+    parts = topic.split("/")
+    if len(parts) != 5 or "/".join(parts[:2]) != TOPIC_ROOT:
+        raise SchemaError("bad_topic", topic[:200])
+    site, node, kind = parts[2], parts[3], parts[4]
+    if not _ID_RE.match(site) or not _ID_RE.match(node) or kind not in ("window", "status"):
+        raise SchemaError("bad_topic", topic[:200])
+    return site, node, kind
+
+
+def check_id(value: str, what: str) -> str:
+    """Validate a node or site id (used by the CLI before anything is published)."""
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise SchemaError(
+            f"bad_{what}",
+            f"{value!r}: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit",
+        )
+    return value
+
+
+def iso_utc(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso_utc(text: str) -> int:
+    if not isinstance(text, str) or not text.endswith("Z") or len(text) != 20:
+        raise SchemaError("bad_window_start", repr(text)[:60])
+    try:
+        dt = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise SchemaError("bad_window_start", repr(text)[:60]) from exc
+    return int(dt.timestamp())
+
+
+def validate(report: WindowReport, *, now: float | None = None) -> WindowReport:
+    """Check every invariant of the contract; returns the report so it chains."""
+    check_id(report.node, "node")
+    check_id(report.site, "site")
+    if not _is_int(report.seq) or not 0 <= report.seq < 2**53:
+        raise SchemaError("bad_seq", repr(report.seq))
+    if not _is_int(report.window_s) or report.window_s <= 0 or SLOT_SECONDS % report.window_s:
+        raise SchemaError("bad_window_s", f"{report.window_s!r} must divide {SLOT_SECONDS}")
+    if not _is_int(report.window_start) or report.window_start % report.window_s:
+        raise SchemaError("bad_window_start", "not aligned to a UTC multiple of window_s")
+    if now is not None and report.window_start > now + MAX_FUTURE_SECONDS:
+        raise SchemaError("future_window", iso_utc(report.window_start))
+    _check_counts(report.counts, "counts")
+    _check_counts(report.slot_counts, "slot_counts")
+    _check_health(report.health, report.window_s)
+    if report.headcount is not None and (
+        not _is_int(report.headcount) or not 0 <= report.headcount <= MAX_COUNT
+    ):
+        raise SchemaError("bad_headcount", repr(report.headcount))
+    if not isinstance(report.software, str) or len(report.software) > 64:
+        raise SchemaError("bad_software")
+    return report
+
+
+def to_dict(report: WindowReport) -> dict[str, Any]:
+    h = report.health
+    out: dict[str, Any] = {
+        "v": SCHEMA_VERSION,
+        "node": report.node,
+        "site": report.site,
+        "seq": report.seq,
+        "window_start": iso_utc(report.window_start),
+        "window_s": report.window_s,
+        "counts": {c: dict(s) for c, s in report.counts.items()},
+        "slot_counts": {c: dict(s) for c, s in report.slot_counts.items()},
+        "health": {
+            "scanned_s": round(float(h.scanned_s), 3),
+            "adverts": h.adverts,
+            "mode": h.mode,
+            "adapter": h.adapter,
+            "restarts": h.restarts,
+            "clock_synced": h.clock_synced,
+            "rssi_min_dbm": h.rssi_min_dbm,
+            "below_gate": h.below_gate,
+            "malformed": h.malformed,
+            "outbox_dropped": h.outbox_dropped,
+        },
+        "software": report.software,
+        "headcount": report.headcount,
+    }
+    return out
+
+
+def canonical(obj: Mapping[str, Any]) -> bytes:
+    """The bytes the HMAC covers: sorted keys, no spaces, UTF-8, without the `sig` member."""
+    body = {k: v for k, v in obj.items() if k != "sig"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign(obj: Mapping[str, Any], key: bytes) -> str:
+    return hmac.new(key, canonical(obj), hashlib.sha256).hexdigest()
+
+
+def encode(report: WindowReport, *, key: bytes | None = None) -> bytes:
+    """Validate and serialise; with a per-node key the payload carries an HMAC-SHA256 `sig`."""
+    validate(report)
+    obj = to_dict(report)
+    if key is not None:
+        obj["sig"] = sign(obj, key)
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(
+    payload: bytes,
+    *,
+    now: float | None = None,
+    key: bytes | None = None,
+    max_bytes: int = MAX_PAYLOAD_BYTES,
+) -> WindowReport:
+    """Parse and strictly validate one payload. Raises SchemaError with a stable `reason`."""
+    if len(payload) > max_bytes:
+        raise SchemaError("oversized", f"{len(payload)} bytes > {max_bytes}")
+    try:
+        obj = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise SchemaError("bad_json", str(exc)[:120]) from exc
+    if not isinstance(obj, dict):
+        raise SchemaError("bad_json", "top level is not an object")
+    if obj.get("v") != SCHEMA_VERSION:
+        raise SchemaError("bad_version", repr(obj.get("v"))[:40])
+    allowed = {
+        "v", "node", "site", "seq", "window_start", "window_s", "counts",
+        "slot_counts", "health", "software", "headcount", "sig",
+    }  # fmt: skip
+    extra = set(obj) - allowed
+    if extra:
+        raise SchemaError("unknown_field", ",".join(sorted(extra))[:80])
+    if key is not None:
+        sig = obj.get("sig")
+        if not isinstance(sig, str) or not hmac.compare_digest(sig, sign(obj, key)):
+            raise SchemaError("bad_signature")
+    try:
+        health = obj["health"]
+        if not isinstance(health, dict):
+            raise SchemaError("bad_health", "not an object")
+        hextra = set(health) - set(Health.__slots__)
+        if hextra:
+            raise SchemaError("bad_health", ",".join(sorted(hextra))[:80])
+        report = WindowReport(
+            node=obj["node"],
+            site=obj["site"],
+            seq=obj["seq"],
+            window_start=parse_iso_utc(obj["window_start"]),
+            window_s=obj["window_s"],
+            counts=obj["counts"],
+            slot_counts=obj.get("slot_counts", {}),
+            health=Health(**health),
+            software=obj.get("software", ""),
+            headcount=obj.get("headcount"),
+        )
+    except KeyError as exc:
+        raise SchemaError("missing_field", str(exc)) from exc
+    except TypeError as exc:
+        raise SchemaError("bad_health", str(exc)[:120]) from exc
+    return validate(report, now=now)
+
+
+def with_seq(report: WindowReport, seq: int) -> WindowReport:
+    return replace(report, seq=seq)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_counts(counts: object, what: str) -> None:
+    if not isinstance(counts, Mapping) or len(counts) > _MAX_NAMES:
+        raise SchemaError(f"bad_{what}", "not an object of categories")
+    for cat, strata in counts.items():
+        if not isinstance(cat, str) or not _NAME_RE.match(cat):
+            raise SchemaError(f"bad_{what}", f"category {cat!r}"[:80])
+        if not isinstance(strata, Mapping) or len(strata) > _MAX_NAMES:
+            raise SchemaError(f"bad_{what}", f"{cat}: not an object of strata")
+        for stratum, n in strata.items():
+            if not isinstance(stratum, str) or not _NAME_RE.match(stratum):
+                raise SchemaError(f"bad_{what}", f"stratum {stratum!r}"[:80])
+            if not _is_int(n):
+                raise SchemaError(f"bad_{what}", f"{cat}/{stratum} is not an integer")
+            if n < 0:
+                raise SchemaError("negative_count", f"{cat}/{stratum}={n}")
+            if n > MAX_COUNT:
+                raise SchemaError("count_too_large", f"{cat}/{stratum}={n}")
+
+
+def _check_health(h: Health, window_s: int) -> None:
+    if not isinstance(h.scanned_s, int | float) or isinstance(h.scanned_s, bool):
+        raise SchemaError("bad_health", "scanned_s")
+    if not math.isfinite(h.scanned_s) or not 0 <= h.scanned_s <= window_s + 1e-6:
+        raise SchemaError("bad_health", f"scanned_s={h.scanned_s!r} outside 0..{window_s}")
+    for name in ("adverts", "restarts", "below_gate", "malformed", "outbox_dropped"):
+        v = getattr(h, name)
+        if not _is_int(v) or not 0 <= v < 2**53:
+            raise SchemaError("bad_health", f"{name}={v!r}"[:80])
+    if not _is_int(h.rssi_min_dbm) or not -127 <= h.rssi_min_dbm <= 20:
+        raise SchemaError("bad_health", f"rssi_min_dbm={h.rssi_min_dbm!r}"[:80])
+    if h.mode not in SCAN_MODES:
+        raise SchemaError("bad_health", f"mode={h.mode!r}"[:80])
+    if h.adapter is not None and (not isinstance(h.adapter, str) or len(h.adapter) > 32):
+        raise SchemaError("bad_health", "adapter")
+    if h.clock_synced is not None and not isinstance(h.clock_synced, bool):
+        raise SchemaError("bad_health", "clock_synced")

@@ -1,0 +1,1 @@
+"""Where adverts come from: live (bleak), replay files, the simulator."""
