@@ -1,0 +1,115 @@
+"""`bzscan`: the scanner node's command line (replay now; live scanning, doctor, simulate as subcommands)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scanner import __version__
+from scanner.config import load_yaml_config
+from scanner.schema import SLOT_SECONDS, SchemaError, check_id
+from scanner.signatures import SignatureError
+
+ENV_PREFIX = "BZAUDIT"
+
+
+def _config_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is None:
+        return
+    assert isinstance(ctx.command, click.Command)
+    data = load_yaml_config(ctx, Path(value), command=ctx.command)
+    ctx.default_map = {**(ctx.default_map or {}), **data}
+
+
+def _window(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value <= 0 or SLOT_SECONDS % value:
+        raise click.BadParameter(
+            f"{value} does not divide {SLOT_SECONDS} s; Bluezone IDs rotate on UTC quarter hours, "
+            "so use e.g. 30, 60, 300 or 900"
+        )
+    return value
+
+
+def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return check_id(value, param.name or "id")
+    except SchemaError as exc:
+        raise click.BadParameter(exc.detail) from exc
+
+
+@click.group(invoke_without_command=True, context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@click.option(
+    "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+    callback=_config_callback, help="YAML file whose keys are these option names.",
+)  # fmt: skip
+@click.option("--site", default="site-unknown", callback=_node_id, show_default=True,
+              help="Site id (from the site registry).")  # fmt: skip
+@click.option("--node", default="node-1", callback=_node_id, show_default=True, help="Node id.")
+@click.option("--window", "window_s", type=int, default=60, callback=_window, show_default=True,
+              help="Window length in seconds; must divide 900.")  # fmt: skip
+@click.option("--rssi-min", "rssi_min_dbm", type=click.IntRange(-127, 20), default=-127,
+              show_default=True, help="RSSI gate in dBm: weaker adverts are not on site.")  # fmt: skip
+@click.option("--signatures", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Signature file (default: the packaged signatures.yaml).")  # fmt: skip
+@click.option("--headcount", type=click.IntRange(0), default=None,
+              help="People present, counted by the inspector.")  # fmt: skip
+@click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Replay a pcap/pcapng/btsnoop/JSONL capture instead of scanning.")  # fmt: skip
+@click.option("--realtime/--fast", default=False, help="Pace a replay like the original capture.")
+@click.option("--dry-run", is_flag=True, help="Count and print only; publish nothing, keep no outbox.")
+@click.option("--json", "as_json", is_flag=True, help="One encoded WindowReport per line.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr.")
+@click.version_option(__version__, prog_name="bzscan")
+@click.pass_context
+def main(ctx: click.Context, **kw: Any) -> None:
+    """Count Bluezone phones and phones in general; publish anonymised counts per window."""
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(kw["verbose"], 2),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = kw
+    if ctx.invoked_subcommand is not None:
+        return
+    if kw["replay"] is None:
+        live = _live_entry()
+        if live is None:
+            raise click.UsageError("live scanning is not available here; use --replay FILE")
+        ctx.invoke(live, **{k: v for k, v in kw.items() if k in {p.name for p in live.params}})
+        return
+    _run_replay(kw)
+
+
+def _live_entry() -> click.Command | None:
+    # Live scanning registers itself as a hidden command so this module never imports bleak.
+    cmd = main.commands.get("live")
+    return cmd
+
+
+def _run_replay(kw: dict[str, Any]) -> None:
+    from scanner.runner import RunOptions, build_pipeline, default_sinks, replay_file, summary_text
+
+    opts = RunOptions(
+        node=kw["node"], site=kw["site"], window_s=kw["window_s"],
+        rssi_min_dbm=kw["rssi_min_dbm"], signatures=kw["signatures"],
+        headcount=kw["headcount"], as_json=kw["as_json"], dry_run=kw["dry_run"],
+        replay=kw["replay"], realtime=kw["realtime"], progress=kw["progress"],
+    )  # fmt: skip
+    try:
+        pipeline = build_pipeline(opts, default_sinks(opts), mode="replay")
+        result = asyncio.run(replay_file(pipeline, kw["replay"], opts))
+    except SignatureError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {kw['replay']}: {exc}") from exc
+    click.echo(summary_text(result), err=kw["as_json"])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

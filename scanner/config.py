@@ -1,0 +1,62 @@
+"""YAML config for the CLIs: keys are option names; click applies CLI > env > YAML > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+
+def load_yaml_config(ctx: click.Context, path: Path, *, command: click.Command) -> dict[str, Any]:
+    """Read a YAML mapping whose keys are `command`'s option names; exit 2 naming key and file.
+
+    Subcommand sections are nested mappings under the subcommand's name, as click's
+    `default_map` expects (e.g. `doctor: {broker: ...}`).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint="--config") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise click.BadParameter(f"{path}: not valid YAML: {exc}", param_hint="--config") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{path}: expected a mapping of option names", param_hint="--config")
+    return _check_keys(data, command, path, prefix="")
+
+
+def _check_keys(
+    data: dict[Any, Any], command: click.Command, path: Path, prefix: str
+) -> dict[str, Any]:
+    names = {p.name: p for p in command.params if p.name and p.name != "config"}
+    subs = command.commands if isinstance(command, click.Group) else {}
+    out: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = str(raw_key).replace("-", "_")
+        where = f"{prefix}{raw_key}"
+        if key in names:
+            param = names[key]
+            try:
+                out[key] = param.type_cast_value(click.Context(command), value)
+            except click.BadParameter as exc:
+                raise click.BadParameter(
+                    f"key '{where}' in {path}: {exc.message}", param_hint="--config"
+                ) from exc
+            if isinstance(param.type, click.Path | click.File) and value is not None:
+                # Paths in a config file are relative to the file, not to the caller's cwd.
+                out[key] = str((path.parent / str(value)).resolve()) if not Path(
+                    str(value)
+                ).is_absolute() else str(value)
+        elif str(raw_key) in subs and isinstance(value, dict):
+            out[str(raw_key)] = _check_keys(value, subs[str(raw_key)], path, prefix=f"{where}.")
+        else:
+            known = ", ".join(sorted(names) + sorted(subs))
+            raise click.BadParameter(
+                f"unknown key '{where}' in {path} (known keys: {known})", param_hint="--config"
+            )
+    return out
