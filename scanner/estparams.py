@@ -1,0 +1,155 @@
+"""Estimation parameters with their provenance (config/estimation.yaml); node-safe, no pandas."""
+
+# Param is a frozen value type, so a shared default instance is safe.
+# ruff: noqa: RUF009
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+
+class ParamsError(ValueError):
+    """A parameter file or value that cannot be used; the message names the key and the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One number and where it comes from (printed in every report's method notes)."""
+
+    value: float
+    source: str
+
+
+_P = Param
+
+
+@dataclass(frozen=True, slots=True)
+class EstimationParams:
+    """Every number the estimators use; defaults mirror config/estimation.yaml (tested)."""
+
+    smartphone_share: Param = _P(
+        0.70,
+        "assumption: share of adults present who carry a smartphone; no verified Ninh Thuận "
+        "figure found, calibrate per site (sites.yaml smartphone_share) by asking at a visit",
+    )
+    smartphone_share_cv: Param = _P(
+        0.0,
+        "relative standard error of smartphone_share added to every head-count interval; "
+        "0 = share treated as known (set e.g. 0.1 when it is a guess)",
+    )
+    ios_share: Param = _P(
+        0.30,
+        "assumption: share of smartphones that are iPhones (order of magnitude of 2020 "
+        "web-traffic shares for Vietnam; unverified here, override per site)",
+    )
+    coverage_min: Param = _P(
+        0.8,
+        "project rule: windows with scanned_s / window_s below this are excluded and counted",
+    )
+    require_clock_sync: Param = _P(
+        1.0,
+        "project rule: 1 = windows whose health.clock_synced is false are excluded (slot "
+        "alignment, DESIGN §5); unknown (null) is kept",
+    )
+    android_burst_s: Param = _P(15.0, "protocol.md §0.3: Bluezone Android advertises 15 s bursts")
+    android_period_s: Param = _P(30.0, "protocol.md §0.3: 15 s on / 15 s off, period 30 s")
+    android_doze_share: Param = _P(
+        0.2,
+        "assumption: share of Bluezone Android phones in Doze during a visit (protocol.md §0.3 "
+        "inference; no measurement found)",
+    )
+    android_doze_period_s: Param = _P(
+        540.0, "protocol.md §0.3: in Doze the 30 s cycle can degrade to >= 9 min steps"
+    )
+    min_slot_scan_s: Param = _P(
+        60.0, "protocol.md §5: >= 60 s of listening per quarter-hour slot recommended"
+    )
+    p_ios_fg: Param = _P(
+        0.95,
+        "assumption: per-window detection of a foreground Bluezone iPhone (UUID 00004E56 in the "
+        "main advert, protocol.md R4)",
+    )
+    p_ios_bg: Param = _P(
+        0.7,
+        "assumption: per-window detection of a background Bluezone iPhone via the overflow bit "
+        "(protocol.md R6; app must be alive; 2025 iOS needs active scanning, §0.6)",
+    )
+    p_iphone: Param = _P(
+        0.95,
+        "assumption: per-window detection of an iPhone's Nearby Info (~265 ms interval, "
+        "protocol.md §0.8)",
+    )
+    ios_rotation_s: Param = _P(
+        900.0, "protocol.md §5: iOS address rotates about every 15 min, unsynchronised"
+    )
+    confidence: Param = _P(0.95, "reporting convention: 95 % intervals")
+
+    def items(self) -> Iterator[tuple[str, Param]]:
+        for f in fields(self):
+            yield f.name, getattr(self, f.name)
+
+    def v(self, name: str) -> float:
+        return float(getattr(self, name).value)
+
+    def override(self, source: str, **values: float | None) -> EstimationParams:
+        """New params with some values replaced (e.g. a site's smartphone share)."""
+        changes = {k: Param(float(v), source) for k, v in values.items() if v is not None}
+        for k in changes:
+            if k not in _NAMES:
+                raise ParamsError(f"unknown estimation parameter {k!r}")
+        return replace(self, **changes)
+
+
+_NAMES: Final = frozenset(f.name for f in fields(EstimationParams))
+_UNIT: Final = frozenset(
+    {"smartphone_share", "ios_share", "coverage_min", "android_doze_share", "p_ios_fg",
+     "p_ios_bg", "p_iphone", "confidence", "require_clock_sync"}
+)  # fmt: skip
+DEFAULT_PARAMS: Final = EstimationParams()
+
+
+def params_from_mapping(data: Mapping[str, Any], where: str = "<mapping>") -> EstimationParams:
+    """Build params from `{name: {value: x, source: "..."}}` (or `{name: x}`); unknown keys fail."""
+    changes: dict[str, Param] = {}
+    for key, raw in data.items():
+        if key not in _NAMES:
+            raise ParamsError(
+                f"unknown key {key!r} in {where} (known: {', '.join(sorted(_NAMES))})"
+            )
+        if isinstance(raw, Mapping):
+            value, source = raw.get("value"), str(raw.get("source", f"{where}"))
+        else:
+            value, source = raw, where
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ParamsError(f"key {key!r} in {where}: value must be a number")
+        value = float(value)
+        if not value >= 0 or (key in _UNIT and value > 1) or (key == "confidence" and value <= 0):
+            raise ParamsError(f"key {key!r} in {where}: {value} is out of range")
+        changes[key] = Param(value, source)
+    for key in ("smartphone_share", "ios_share", "p_ios_fg", "p_ios_bg", "p_iphone"):
+        if key in changes and changes[key].value <= 0:
+            raise ParamsError(f"key {key!r} in {where}: must be > 0")
+    return replace(DEFAULT_PARAMS, **changes)
+
+
+def load_params(path: Path | str | None) -> EstimationParams:
+    """Read config/estimation.yaml (or another file); None gives the built-in defaults."""
+    if path is None:
+        return DEFAULT_PARAMS
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParamsError(f"cannot read {p}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{p}: not valid YAML: {exc}") from exc
+    if data is None:
+        return DEFAULT_PARAMS
+    if not isinstance(data, Mapping):
+        raise ParamsError(f"{p}: expected a mapping of parameter names")
+    return params_from_mapping(data, str(p))
