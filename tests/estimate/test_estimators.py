@@ -1,0 +1,175 @@
+"""Each estimator on hand-computed cases, including the edge cases of issue 6."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from scanner.estimate import (
+    clusters_from_reports,
+    estimate,
+    format_estimate,
+    slot_detection,
+    visit_summary,
+)
+from scanner.estparams import DEFAULT_PARAMS
+from tests.estimate.factory import T0, window
+
+# Perfect detection and no Doze, so the arithmetic below is easy to follow by hand.
+EXACT = DEFAULT_PARAMS.override(
+    "test", android_doze_share=0.0, p_ios_fg=1.0, p_ios_bg=1.0, p_iphone=1.0
+)
+Z95 = 1.959963984540054
+
+
+def test_slot_detection_mixes_awake_and_doze_cycles() -> None:
+    # 80 % awake: (60+15)/30 >= 1 -> 1; 20 % in Doze: (60+15)/540.
+    assert slot_detection(60, DEFAULT_PARAMS) == pytest.approx(0.8 + 0.2 * 75 / 540)
+    # Less than one awake period: an interval of 5 s overlaps a 15 s burst with p (5+15)/30.
+    assert slot_detection(5, EXACT) == pytest.approx(20 / 30)
+
+
+def test_headcount_single_window_by_hand() -> None:
+    w = window(android=2, slot_android=3, ios_fg=1, iphone=4, headcount=10)
+    e = estimate("headcount", clusters_from_reports([w], EXACT), EXACT)
+    rot = 1 + 60 / 900  # iOS address rotation: 1 + W/T keys per present device
+    bz = 3 + 1 / rot  # Android from the slot count (p = 1), iOS per window / rotation
+    den = 10 * 0.7
+    r = bz / den
+    se = math.sqrt(r * r * den * 0.3) / den  # binomial ownership Var(M) = H s (1-s)
+    assert e.value == pytest.approx(r)
+    assert e.low == pytest.approx(r - Z95 * se)
+    assert e.high == pytest.approx(r + Z95 * se)
+    assert (e.clusters, e.windows, e.variance) == (1, 1, "model")
+
+
+def test_android_detection_correction_divides_slot_count() -> None:
+    w = window(slot_android=4, headcount=20)
+    c = clusters_from_reports([w], DEFAULT_PARAMS)
+    e = estimate("headcount", c, DEFAULT_PARAMS)
+    p = 0.8 + 0.2 * 75 / 540
+    assert e.bluezone == pytest.approx(4 / p)
+    assert e.value == pytest.approx(4 / p / (20 * 0.7))
+
+
+def test_slot_count_is_taken_once_per_slot_not_summed_over_windows() -> None:
+    # Cumulative distinct IDs 2, 3, 3 in one slot: 3 phones, not 8.
+    ws = [window(i, slot_android=n, headcount=10) for i, n in enumerate([2, 3, 3])]
+    e = estimate("headcount", clusters_from_reports(ws, EXACT), EXACT)
+    assert e.bluezone == pytest.approx(3)
+
+
+def test_slots_are_averaged_weighted_by_listening_time() -> None:
+    # 15 windows fill slot 1 (3 phones), 5 windows of slot 2 (6 phones): (900*3 + 300*6)/1200.
+    ws = [window(i, slot_android=3, headcount=10) for i in range(15)]
+    ws += [window(15 + i, slot_android=6, headcount=10) for i in range(5)]
+    e = estimate("headcount", clusters_from_reports(ws, EXACT), EXACT)
+    assert e.bluezone == pytest.approx((900 * 3 + 300 * 6) / 1200)
+
+
+def test_no_phones_gives_zero_with_rule_of_three_upper_bound() -> None:
+    ws = [window(i, headcount=10) for i in range(5)]
+    e = estimate("headcount", clusters_from_reports(ws, EXACT), EXACT)
+    assert (e.value, e.low) == (0.0, 0.0)
+    assert e.high == pytest.approx(3 / 7)
+
+
+def test_zero_headcount_is_not_estimable() -> None:
+    ws = [window(i, slot_android=1, headcount=0) for i in range(3)]
+    e = estimate("headcount", clusters_from_reports(ws, EXACT), EXACT)
+    assert e.value is None and e.low is None
+    assert e.reason == "not enough data: head count is zero"
+    assert format_estimate(e) == e.reason
+
+
+def test_missing_headcount_falls_back_on_registry_staff_count() -> None:
+    ws = [window(i, slot_android=7) for i in range(3)]
+    cl = clusters_from_reports(ws, EXACT)
+    assert estimate("headcount", cl, EXACT).reason is not None
+    e = estimate("headcount", cl, EXACT, staff={"s1": 20})
+    assert e.value == pytest.approx(7 / 14)
+
+
+def test_all_windows_excluded_is_not_estimable_and_counted() -> None:
+    ws = [window(i, slot_android=3, headcount=10, scanned_s=10) for i in range(4)]
+    ws.append(window(4, slot_android=3, headcount=10, clock_synced=False))
+    for method in ("headcount", "ios_internal", "ble_denominator"):
+        e = estimate(method, clusters_from_reports(ws, EXACT), EXACT)
+        assert e.value is None
+        assert e.reason == "not enough data: no usable windows"
+        assert e.excluded == {"clock": 1, "coverage": 4}
+
+
+def test_no_windows_at_all() -> None:
+    e = estimate("headcount", [], EXACT)
+    assert e.reason == "not enough data: no windows"
+
+
+def test_unknown_clock_is_kept_false_clock_excluded() -> None:
+    ws = [window(0, iphone=2, clock_synced=None), window(1, iphone=2, clock_synced=False)]
+    (c,) = clusters_from_reports(ws, EXACT)
+    assert (c.used, c.excl_clock, c.excl_coverage) == (1, 1, 0)
+
+
+def test_ios_internal_by_hand() -> None:
+    ws = [window(i, ios_bg=1 if i < 2 else 0, iphone=8) for i in range(4)]
+    p = EXACT.override("test", p_ios_bg=0.5)
+    e = estimate("ios_internal", clusters_from_reports(ws, p), p)
+    # Rotation cancels: (2 / 0.5) / 32 over 4 windows.
+    assert e.value == pytest.approx((2 / 0.5) / 32)
+
+
+def test_ios_internal_without_iphones_is_not_estimable() -> None:
+    e = estimate("ios_internal", clusters_from_reports([window(android=3)], EXACT), EXACT)
+    assert e.reason == "not enough data: no iPhones seen"
+
+
+def test_ble_denominator_by_hand() -> None:
+    ws = [window(i, slot_android=4, ios_fg=1, iphone=3) for i in range(15)]
+    e = estimate("ble_denominator", clusters_from_reports(ws, EXACT), EXACT)
+    rot = 1 + 60 / 900
+    bz = 4 + 1 / rot
+    smartphones = (3 / rot) / 0.3
+    assert e.value == pytest.approx(bz / smartphones)
+
+
+def test_clusters_split_by_site_node_and_utc_day() -> None:
+    ws = [window(0, site="a"), window(0, site="b"), window(0, node="n2"), window(0)]
+    ws.append(window(0, start=T0 + 86_400))
+    cl = clusters_from_reports(ws, EXACT)
+    pairs = [(c.site, c.node) for c in cl]
+    assert pairs == [("a", "n1"), ("b", "n1"), ("s1", "n1"), ("s1", "n1"), ("s1", "n2")]
+    assert cl[3].day - cl[2].day == 86_400
+
+
+def test_two_visits_use_between_cluster_variance() -> None:
+    a = [window(i, slot_android=2, headcount=10, node="a") for i in range(5)]
+    b = [window(i, slot_android=6, headcount=10, node="b") for i in range(5)]
+    e = estimate("headcount", clusters_from_reports(a + b, EXACT), EXACT)
+    assert e.value == pytest.approx(8 / 14)
+    assert e.variance == "clusters" and e.clusters == 2
+    assert e.low == 0.0 and e.high == 1.0  # t with 1 df: very wide, clipped
+
+
+def test_per_site_params_override_smartphone_share() -> None:
+    ws = [window(i, slot_android=3, headcount=10) for i in range(3)]
+    half = EXACT.override("sites.yaml", smartphone_share=0.5)
+    e = estimate("headcount", clusters_from_reports(ws, EXACT), lambda site: half)
+    assert e.value == pytest.approx(3 / 5)
+
+
+def test_visit_summary_uses_inspector_headcount() -> None:
+    ws = [window(i, slot_android=3, headcount=None) for i in range(10)]
+    s = visit_summary(ws, headcount=6, params=EXACT)
+    hc = s.estimates[0]
+    assert hc.method == "headcount" and hc.value == pytest.approx(3 / (6 * 0.7))
+    assert s.windows == 10 and s.used == 10
+    text = "\n".join(s.lines())
+    assert "headcount" in text and "71.4 %" in text
+    assert "no iPhones seen" in text
+
+
+def test_visit_summary_of_nothing() -> None:
+    s = visit_summary([], headcount=5)
+    assert s.windows == 0 and all(e.value is None for e in s.estimates)
