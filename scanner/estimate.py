@@ -81,6 +81,7 @@ class Estimate:
     variance: str = ""
     bluezone: float = 0.0
     denominator: float = 0.0
+    se: float | None = None
 
     @property
     def estimable(self) -> bool:
