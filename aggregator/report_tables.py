@@ -133,9 +133,9 @@ def build_report(
         nodes=store.query(nodes_sql, nodes_binds),
         unregistered=[s for s in seen if registry.get(s) is None],
     )
+    data.site_rows = group(("site",))
+    data.district_rows = group(("district",))
     if options.target is not None:
-        data.site_rows = group(("site",))
-        data.district_rows = group(("district",))
         data.target = _target(data, options.target, options.deadline)
     return data
 

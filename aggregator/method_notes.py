@@ -1,0 +1,88 @@
+"""Method notes printed in the HTML and XLSX reports: estimators, exclusions, failure modes."""
+
+# Prose tables: long lines read better than split sentences.
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+from typing import Final
+
+_NOTES: Final[dict[str, list[tuple[str, str]]]] = {
+    "en": [
+        ("Unit of analysis",
+         "A cluster is one scanner node's windows at one site on one UTC day (a visit, or a fixed "
+         "node's day). Windows of one visit share people and phones and are strongly correlated, so "
+         "intervals treat clusters, not windows, as the units."),
+        ("Excluded windows",
+         "Windows whose node reported an unsynchronised clock (quarter-hour alignment is then "
+         "meaningless) and windows with less than coverage_min of the window actually scanned are "
+         "not used; both are counted and shown."),
+        ("Bluezone Android",
+         "Counted by its 12-byte rolling ID, constant for a UTC quarter hour. The phone advertises "
+         "15 s of every 30 s (every ~9 min in Doze), so for each slot the distinct IDs seen so far "
+         "are divided by the probability of seeing a present phone in the time listened: "
+         "p(tau) = (1-d) min(1,(tau+15)/30) + d min(1,(tau+15)/540). Slots are averaged, weighted by "
+         "listening time."),
+        ("iPhones and Bluezone iOS",
+         "Counted by address, which rotates about every 15 min: a phone present for a window of W "
+         "seconds appears as about 1 + W/900 addresses, so per-window counts are divided by that "
+         "factor and by the stratum's detection probability."),
+        ("Head-count estimator (preferred)",
+         "Bluezone phones / (people present x smartphone share). People present is the inspector's "
+         "head count, or the registry's staff count. Interval: the larger of the between-cluster "
+         "ratio-estimator variance (t quantile) and the within-visit variance (detection noise plus "
+         "binomial smartphone ownership), plus the share's stated uncertainty."),
+        ("iOS-internal estimator",
+         "Bluezone iPhones / iPhones. Needs no head count, but measures adoption among iPhone users "
+         "only, and background Bluezone iPhones are seen only through Apple's overflow bit."),
+        ("BLE-denominator estimator (weakest)",
+         "Bluezone phones / (iPhones / iOS share). Idle Android phones advertise nothing, so "
+         "smartphones are inferred from iPhones alone; any error in the iOS share moves it directly."),
+        ("Failure modes",
+         "Smartphone share wrong for the site: head-count estimate scales with 1/share (override per "
+         "site in the registry). Overflow bit collisions: another app with the same bit is counted as "
+         "Bluezone iOS (iOS-internal and BLE estimates too high). iOS 2025 puts the overflow area in "
+         "scan responses: passive scanning misses background Bluezone iPhones (too low). Doze share "
+         "wrong: Android correction off by up to ~20 %. Passers-by at markets inflate iPhone counts "
+         "unless the RSSI gate is calibrated. A value above 100 % means a parameter does not fit. "
+         "Estimates are validated by simulation (bench/accuracy.py), not by field ground truth."),
+    ],
+    "vi": [
+        ("Đơn vị phân tích",
+         "Một cụm là các cửa sổ của một máy quét tại một địa điểm trong một ngày UTC (một lượt kiểm "
+         "tra, hoặc một ngày của máy cố định). Các cửa sổ trong một lượt có chung người và điện "
+         "thoại nên tương quan mạnh; khoảng tin cậy lấy cụm, không lấy cửa sổ, làm đơn vị."),
+        ("Cửa sổ bị loại",
+         "Cửa sổ của máy có đồng hồ chưa đồng bộ và cửa sổ có thời gian quét thực tế dưới "
+         "coverage_min không được dùng; cả hai đều được đếm và hiển thị."),
+        ("Bluezone Android",
+         "Đếm theo mã định danh 12 byte, không đổi trong mỗi 15 phút UTC. Điện thoại phát 15 giây "
+         "trong mỗi 30 giây (khoảng 9 phút khi ở chế độ Doze), nên số mã thấy trong mỗi khung 15 phút "
+         "được chia cho xác suất thấy một máy có mặt trong thời gian đã nghe: "
+         "p(tau) = (1-d) min(1,(tau+15)/30) + d min(1,(tau+15)/540)."),
+        ("iPhone và Bluezone iOS",
+         "Đếm theo địa chỉ, đổi khoảng 15 phút một lần: một máy có mặt trong cửa sổ W giây xuất hiện "
+         "như khoảng 1 + W/900 địa chỉ; số đếm được chia cho hệ số này và xác suất phát hiện."),
+        ("Ước lượng theo số người (ưu tiên)",
+         "Số máy Bluezone / (số người có mặt x tỷ lệ dùng điện thoại thông minh). Số người do cán "
+         "bộ kiểm tra đếm, hoặc số nhân viên trong danh mục. Khoảng tin cậy: lớn hơn trong hai "
+         "phương sai giữa các cụm (phân vị t) và trong cụm (nhiễu phát hiện và sở hữu điện thoại)."),
+        ("Ước lượng nội bộ iOS",
+         "Số iPhone có Bluezone / số iPhone. Không cần đếm người, nhưng chỉ đo trong người dùng "
+         "iPhone; iPhone chạy nền chỉ thấy qua bit vùng tràn của Apple."),
+        ("Ước lượng mẫu số BLE (yếu nhất)",
+         "Số máy Bluezone / (số iPhone / tỷ lệ iOS). Điện thoại Android không phát gì khi không "
+         "dùng Bluezone, nên số điện thoại suy ra từ iPhone; sai số của tỷ lệ iOS ảnh hưởng trực tiếp."),
+        ("Các trường hợp sai",
+         "Tỷ lệ điện thoại thông minh không đúng với địa điểm (chỉnh trong danh mục). Trùng bit vùng "
+         "tràn với ứng dụng khác (ước lượng iOS quá cao). iOS mới chỉ đặt vùng tràn trong phản hồi "
+         "quét: quét thụ động bỏ sót iPhone chạy nền (quá thấp). Người đi ngang qua chợ làm tăng số "
+         "iPhone nếu ngưỡng RSSI chưa hiệu chỉnh. Giá trị trên 100 % nghĩa là tham số không phù hợp. "
+         "Các ước lượng được kiểm định bằng mô phỏng (bench/accuracy.py)."),
+    ],
+}  # fmt: skip
+
+
+def method_notes(lang: str) -> list[tuple[str, str]]:
+    """(heading, paragraph) pairs in `lang`."""
+    return _NOTES["vi" if lang == "vi" else "en"]
