@@ -122,11 +122,13 @@ def _number(value: Any, kind: type[int] | type[float], where: str) -> Any:
     if value is None:
         return None
     try:
-        out = kind(value)
+        out = float(value)
     except (TypeError, ValueError) as exc:
         raise SiteError(f"{where} must be a number, got {value!r}") from exc
-    if kind is int and out != float(value):
-        raise SiteError(f"{where} must be a whole number, got {value!r}")
+    if kind is int:
+        if out != int(out):
+            raise SiteError(f"{where} must be a whole number, got {value!r}")
+        return int(out)
     return out
 
 
