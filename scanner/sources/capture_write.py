@@ -253,11 +253,10 @@ class CaptureWriter:
         bo = self._bo
         if self.fmt == "pcap":
             scale = 1_000_000_000 if self._ns else 1_000_000
-            ticks = round(t * scale)
-            sec, frac = divmod(ticks, scale)
+            sec, frac = divmod(_ticks(t, scale), scale)
             self._f.write(struct.pack(bo + "IIII", sec, frac, len(frame), olen) + frame)
         elif self.fmt == "pcapng":
-            ticks = round(t * (1_000_000_000 if self._ns else 1_000_000))
+            ticks = _ticks(t, 1_000_000_000 if self._ns else 1_000_000)
             head = struct.pack(bo + "IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), olen)
             self._f.write(_block(bo, PCAPNG_EPB, head + frame))
         elif self.linktype == BTSNOOP_MONITOR:
@@ -272,9 +271,15 @@ class CaptureWriter:
             self._btsnoop_record(t, frame, 3, olen)  # bit0 received, bit1 command/event
 
     def _btsnoop_record(self, t: float, frame: bytes, flags: int, olen: int | None) -> None:
-        ts = round(t * 1_000_000) + BTSNOOP_EPOCH_US
+        ts = _ticks(t, 1_000_000) + BTSNOOP_EPOCH_US
         olen = len(frame) if olen is None else olen
         self._f.write(struct.pack(">IIIIq", olen, len(frame), flags, 0, ts) + frame)
+
+
+def _ticks(t: float, scale: int) -> int:
+    # Split first: t * 1e9 does not fit a double's 53-bit mantissa, the fraction alone does.
+    whole = int(t // 1)
+    return whole * scale + round((t - whole) * scale)
 
 
 def _block(bo: str, block_type: int, body: bytes) -> bytes:

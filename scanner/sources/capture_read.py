@@ -1,0 +1,311 @@
+"""Container readers: walk pcap, pcapng and btsnoop records in one bytes buffer, yield (t, report).
+
+Each `open_*` function checks the file header eagerly (raising `ReplayError` for a file it cannot
+read at all) and returns a generator over `(t, decoded)` where `decoded` is what `frame_decode`
+returned: a report or a list of reports; status codes are counted into the stats here and
+never yielded. Record headers that make no sense are counted as corrupt and the reader
+resynchronises on the next plausible header, so one bad record never costs the rest of the file.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Final
+
+from scanner.sources import capture_formats as cf
+from scanner.sources.frame_decode import (
+    CRC_FAILED,
+    NOT_ADVERT,
+    Decoded,
+    Report,
+    decode_hci_event,
+    decode_hci_h4,
+    decode_ll,
+)
+
+if TYPE_CHECKING:
+    from scanner.sources.replay import ReplayStats
+
+Item = tuple[float, Report | list[Report]]
+FrameDecoder = Callable[[bytes, int, int], Decoded]
+_MAX_RECORD: Final = 65535  # no supported link type carries frames this large
+_FLUSH_EVERY: Final = 4096  # records between stats updates (the progress bar reads them)
+_U32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
+
+
+class ReplayError(OSError):
+    """A file that is not a capture this reader knows, or cannot be read at all."""
+
+
+def _ll251(buf: bytes, off: int, end: int) -> Decoded:
+    return decode_ll(buf, off, end, False)
+
+
+def _ll256(buf: bytes, off: int, end: int) -> Decoded:
+    return decode_ll(buf, off, end, True)
+
+
+def _h4_phdr(buf: bytes, off: int, end: int) -> Decoded:
+    return decode_hci_h4(buf, off + 4, end)  # 4-byte direction pseudo-header first
+
+
+def _not_advert(buf: bytes, off: int, end: int) -> Decoded:
+    return NOT_ADVERT
+
+
+PCAP_DECODERS: Final[dict[int, FrameDecoder]] = {
+    cf.LINKTYPE_BLE_LL: _ll251,
+    cf.LINKTYPE_BLE_LL_PHDR: _ll256,
+    cf.LINKTYPE_HCI_H4_PHDR: _h4_phdr,
+}
+
+
+def _records(
+    buf: bytes,
+    off: int,
+    stats: ReplayStats,
+    header: Callable[[int], tuple[float, int, int, FrameDecoder] | None],
+) -> Iterator[Item]:
+    """The shared record loop; `header(off)` gives (t, data start, next offset, decoder) or None."""
+    n = len(buf)
+    records = corrupt = crc = other = 0
+    try:
+        while off < n:
+            h = header(off)
+            if h is None:
+                corrupt += 1
+                off = _resync(off + 1, n, header)
+                if off >= n:
+                    stats.truncated = True  # nothing plausible follows: the file was cut here
+                continue
+            t, start, nxt, decode = h
+            off = nxt
+            records += 1
+            r = decode(buf, start, nxt if nxt <= n else n)
+            if r.__class__ is int:
+                if r == NOT_ADVERT:
+                    other += 1
+                elif r == CRC_FAILED:
+                    crc += 1
+                else:
+                    corrupt += 1
+            else:
+                yield (t, r)  # type: ignore[misc]
+            if not records % _FLUSH_EVERY:
+                stats.bytes_read = off
+                stats.records = records
+    finally:
+        stats.bytes_read = min(off, n)
+        stats.records = records
+        stats.skipped_corrupt += corrupt
+        stats.crc_failed += crc
+        stats.non_advert += other
+
+
+def _resync(
+    pos: int, n: int, header: Callable[[int], tuple[float, int, int, FrameDecoder] | None]
+) -> int:
+    """The next offset whose header is plausible and is followed by another one (or the end)."""
+    while pos < n:
+        h = header(pos)
+        if h is not None and (h[2] == n or header(h[2]) is not None):
+            return pos
+        pos += 1
+    return n
+
+
+def open_pcap(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
+    if len(buf) < 24:
+        stats.truncated = True
+        return iter(())
+    bo = "<" if _U32["<"].unpack_from(buf)[0] in (cf.PCAP_MAGIC_US, cf.PCAP_MAGIC_NS) else ">"
+    magic, _maj, _min, _zone, _sig, _snaplen, linktype = struct.unpack_from(bo + "IHHiIII", buf)
+    linktype &= 0x0FFFFFFF  # the upper bits carry FCS information
+    decode = PCAP_DECODERS.get(linktype)
+    if decode is None:
+        raise ReplayError(f"pcap link type {linktype} is not a Bluetooth LE capture (251/256/201)")
+    stats.linktype = linktype
+    scale = 1_000_000_000 if magic == cf.PCAP_MAGIC_NS else 1_000_000
+    inv = 1.0 / scale
+    rec = struct.Struct(bo + "IIII").unpack_from
+    n = len(buf)
+
+    def header(off: int) -> tuple[float, int, int, FrameDecoder] | None:
+        if off + 16 > n:
+            return None
+        sec, frac, incl, orig = rec(buf, off)
+        if frac >= scale or incl > orig or incl > _MAX_RECORD or off + 16 + incl > n:
+            return None
+        return (sec + frac * inv, off + 16, off + 16 + incl, decode)
+
+    return _records(buf, 24, stats, header)
+
+
+def open_btsnoop(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
+    if len(buf) < 16:
+        stats.truncated = True
+        return iter(())
+    _version, datalink = struct.unpack_from(">II", buf, 8)
+    if datalink == cf.BTSNOOP_H4:
+        decode: FrameDecoder = decode_hci_h4
+    elif datalink == cf.BTSNOOP_MONITOR:
+        decode = decode_hci_event
+    elif datalink == 1001:
+        decode = decode_hci_event  # unencapsulated HCI; only records flagged event are decoded
+    else:
+        raise ReplayError(f"btsnoop datalink {datalink} is not HCI (1001/1002) or monitor (2001)")
+    stats.linktype = datalink
+    rec = struct.Struct(">IIIIq").unpack_from
+    n = len(buf)
+    monitor = datalink == cf.BTSNOOP_MONITOR
+    epoch = cf.BTSNOOP_EPOCH_US
+
+    def header(off: int) -> tuple[float, int, int, FrameDecoder] | None:
+        if off + 24 > n:
+            return None
+        orig, incl, flags, _drops, ts = rec(buf, off)
+        if incl > orig or incl > _MAX_RECORD or off + 24 + incl > n:
+            return None
+        t = (ts - epoch) * 1e-6
+        if monitor:
+            # Monitor flags are (controller index << 16) | opcode; only opcode 3 is an event.
+            if flags & 0xFFFF > 64:
+                return None
+            return (t, off + 24, off + 24 + incl, decode if flags & 0xFFFF == 3 else _not_advert)
+        if flags > 3:
+            return None
+        if datalink == 1001 and flags != 3:
+            return (t, off + 24, off + 24 + incl, _not_advert)
+        return (t, off + 24, off + 24 + incl, decode)
+
+    return _records(buf, 16, stats, header)
+
+
+_PCAPNG_BLOCKS: Final = frozenset({1, 2, 3, 4, 5, 6, 9, 10, cf.PCAPNG_SHB})
+
+
+def open_pcapng(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
+    if len(buf) < 12:
+        stats.truncated = True
+        return iter(())
+    if _shb_order(buf, 0) is None:
+        raise ReplayError("pcapng section header has no valid byte-order magic")
+    return _pcapng_blocks(buf, stats)
+
+
+def _shb_order(buf: bytes, off: int) -> str | None:
+    if off + 12 > len(buf):
+        return None
+    if _U32["<"].unpack_from(buf, off + 8)[0] == cf.PCAPNG_BOM:
+        return "<"
+    if _U32[">"].unpack_from(buf, off + 8)[0] == cf.PCAPNG_BOM:
+        return ">"
+    return None
+
+
+def _block_len(buf: bytes, off: int, bo: str) -> int | None:
+    """Total length of a plausible block at `off` (both length fields agree), else None."""
+    n = len(buf)
+    if off + 12 > n:
+        return None
+    u32 = _U32[bo].unpack_from
+    btype = u32(buf, off)[0]
+    if btype == cf.PCAPNG_SHB:
+        bo2 = _shb_order(buf, off)
+        if bo2 is None:
+            return None
+        u32 = _U32[bo2].unpack_from
+    elif btype not in _PCAPNG_BLOCKS:
+        return None
+    total: int = u32(buf, off + 4)[0]
+    if total < 12 or total % 4 or off + total > n or u32(buf, off + total - 4)[0] != total:
+        return None
+    return total
+
+
+def _interface(buf: bytes, off: int, end: int, bo: str) -> tuple[FrameDecoder, float, int]:
+    linktype = struct.unpack_from(bo + "H", buf, off + 8)[0]
+    decode = PCAP_DECODERS.get(linktype, _not_advert)
+    tick, ts_offset = 1e-6, 0
+    p = off + 16
+    while p + 4 <= end:
+        code, length = struct.unpack_from(bo + "HH", buf, p)
+        if code == 0 or p + 4 + length > end:
+            break
+        if code == cf.PCAPNG_OPT_TSRESOL and length >= 1:
+            v = buf[p + 4]
+            tick = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -min(v, 30)
+        elif code == 14 and length >= 8:  # if_tsoffset, seconds
+            ts_offset = struct.unpack_from(bo + "q", buf, p + 4)[0]
+        p += 4 + length + (-length % 4)
+    return decode, tick, ts_offset
+
+
+def _pcapng_blocks(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
+    n = len(buf)
+    off = 0
+    bo = _shb_order(buf, 0) or "<"
+    ifaces: list[tuple[FrameDecoder, float, int]] = []
+    records = corrupt = crc = other = 0
+    last_t = 0.0
+    try:
+        while off < n:
+            total = _block_len(buf, off, bo)
+            if total is None:
+                corrupt += 1
+                off += 1
+                while off < n and _block_len(buf, off, bo) is None:
+                    off += 1
+                if off >= n:
+                    stats.truncated = True
+                continue
+            u32 = _U32[bo].unpack_from
+            btype = u32(buf, off)[0]
+            end = off + total - 4
+            if btype == cf.PCAPNG_SHB:
+                bo = _shb_order(buf, off) or bo
+                ifaces = []  # interface ids are per section
+            elif btype == cf.PCAPNG_IDB:
+                if off + 16 <= end:
+                    ifaces.append(_interface(buf, off, end, bo))
+                    if stats.linktype is None:
+                        stats.linktype = struct.unpack_from(bo + "H", buf, off + 8)[0]
+            elif btype in (cf.PCAPNG_EPB, cf.PCAPNG_SPB):
+                records += 1
+                if btype == cf.PCAPNG_EPB:
+                    if off + 28 > end:
+                        corrupt += 1
+                        off += total
+                        continue
+                    ifid, tsh, tsl, cap, _orig = struct.unpack_from(bo + "IIIII", buf, off + 8)
+                    start = off + 28
+                else:
+                    ifid, cap, start = 0, min(u32(buf, off + 8)[0], end - off - 12), off + 12
+                    tsh = tsl = -1
+                if ifid >= len(ifaces) or start + cap > end:
+                    corrupt += 1
+                else:
+                    decode, tick, ts_offset = ifaces[ifid]
+                    if tsh >= 0:
+                        last_t = ((tsh << 32) | tsl) * tick + ts_offset
+                    r = decode(buf, start, start + cap)
+                    if r.__class__ is int:
+                        if r == NOT_ADVERT:
+                            other += 1
+                        elif r == CRC_FAILED:
+                            crc += 1
+                        else:
+                            corrupt += 1
+                    else:
+                        yield (last_t, r)
+                if not records % _FLUSH_EVERY:
+                    stats.bytes_read = off
+                    stats.records = records
+            off += total
+    finally:
+        stats.bytes_read = min(off, n)
+        stats.records = records
+        stats.skipped_corrupt += corrupt
+        stats.crc_failed += crc
+        stats.non_advert += other
