@@ -274,7 +274,7 @@ def estimate(
     ci = ratio_ci(terms, confidence=p0.v("confidence"), rel_cv=cv)
     return Estimate(
         method, ci.value, ci.low, ci.high, len(terms), n_used, excluded, None, ci.variance,
-        bluezone=sum(t.num for t in terms), denominator=den,
+        bluezone=sum(t.num for t in terms), denominator=den, se=ci.se,
     )  # fmt: skip
 
 

@@ -70,7 +70,7 @@ def ratio_ci(terms: Sequence[Term], *, confidence: float = 0.95, rel_cv: float =
     t_{n-1} quantile. Within clusters (model): (sum var_num + R^2 sum var_den) / (sum den)^2,
     plus R^2 rel_cv^2 for a parameter (e.g. smartphone share) known only to a relative error.
     The interval is clipped to [0, 1]; the point estimate is not (a value above 1 flags a
-    parameter that does not fit the site).
+    parameter that does not fit the site, and then the upper bound may exceed 1 too).
     """
     den = sum(t.den for t in terms)
     num = sum(t.num for t in terms)
@@ -93,7 +93,8 @@ def ratio_ci(terms: Sequence[Term], *, confidence: float = 0.95, rel_cv: float =
     low, high = r - crit * se, r + crit * se
     if num <= 0:
         high = max(high, _RULE_OF_THREE / den)
-    return RatioCI(r, max(0.0, low), min(1.0, max(high, 0.0)), se, kind, n)
+    # Clip to [0, 1], except that a point above 1 keeps its interval around it.
+    return RatioCI(r, max(0.0, low), max(0.0, min(high, max(1.0, r))), se, kind, n)
 
 
 def bootstrap_ci(
