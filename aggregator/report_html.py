@@ -26,10 +26,11 @@ tr.flag td{background:#fff4e5} .muted{color:#666;font-size:0.9em} img{max-width:
 def to_html(data: ReportData, lang: str = "vi") -> str:
     o = data.options
     by = o.by
-    period = " – ".join(
-        [iso_utc(o.since)[:10] if o.since > 0 else "…",
-         iso_utc(o.until - 1)[:10] if o.until < 2**40 else "…"]
-    )  # fmt: skip
+    first = min((int(n[7]) for n in data.nodes), default=o.since)
+    last = max((int(n[8]) for n in data.nodes), default=o.until)
+    lo = max(o.since, first)
+    hi = min(o.until, last) - 1
+    period = f"{iso_utc(lo)[:10]} – {iso_utc(max(lo, hi))[:10]}"
     title = f"{t('title', lang)} {t('by', lang)} {', '.join(t(k, lang).lower() for k in by)}"
     parts = [
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">',
