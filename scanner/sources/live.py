@@ -176,9 +176,13 @@ class LiveSource:
             raise ScanError(msg_not_linux_passive(sys.platform))
         if self.mode == "passive" and not self.or_patterns:
             raise ScanError("passive scanning needs at least one or-pattern")
-        if self._linux:
-            self.adapter = await self._preflight()
-        await self._start_scanner()
+        try:
+            if self._linux:
+                self.adapter = await self._preflight()
+            await self._start_scanner()
+        except BaseException:
+            await self.stop()  # release the bus connection; the caller gets the real error
+            raise
 
     async def stop(self) -> None:
         scanner, self._scanner = self._scanner, None

@@ -1,0 +1,99 @@
+"""`bzscan` live scanning and `bzscan doctor` (registered on the `bzscan` group by scanner.cli)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+import click
+
+from scanner.cli import main
+from scanner.signatures import SignatureError
+
+
+def duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from scanner.node_live import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(str(value))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@main.command("live", hidden=True)
+@click.pass_context
+def live_cmd(ctx: click.Context) -> None:
+    """Scan with the Bluetooth adapter (the default when --replay is not given)."""
+    kw: dict[str, Any] = dict(ctx.find_root().obj or {})
+    run_live_cli(kw)
+
+
+def run_live_cli(kw: dict[str, Any]) -> None:
+    from scanner.doctor import clock_synced
+    from scanner.liveview import LiveView
+    from scanner.node_live import passive_plan, run_live
+    from scanner.runner import RunOptions, build_pipeline
+    from scanner.sources.live import LiveSource, ScanError, SystemClock
+
+    mode = kw.get("mode") or "active"
+    if mode == "passive" and not sys.platform.startswith("linux"):
+        raise click.UsageError(
+            f"--mode passive needs Linux (BlueZ advertisement monitors); on {sys.platform} "
+            "use --mode active"
+        )
+    opts = RunOptions(
+        node=kw["node"], site=kw["site"], window_s=kw["window_s"],
+        rssi_min_dbm=kw["rssi_min_dbm"], signatures=kw["signatures"],
+        headcount=kw["headcount"], as_json=kw["as_json"], dry_run=kw["dry_run"],
+    )  # fmt: skip
+    view = LiveView(sys.stdout, as_json=kw["as_json"])
+    try:
+        pipeline = build_pipeline(opts, [view.window], mode=mode, adapter=kw.get("adapter"),
+                                  clock_synced=clock_synced())  # fmt: skip
+    except SignatureError as exc:
+        raise click.ClickException(str(exc)) from exc
+    patterns: tuple[tuple[int, int, bytes], ...] = ()
+    if mode == "passive":
+        plan = passive_plan(pipeline.classifier)
+        patterns = plan.patterns
+        click.echo(plan.describe(), err=True)
+    source = LiveSource(mode=mode, adapter=kw.get("adapter"), or_patterns=patterns,
+                        clock=SystemClock())  # fmt: skip
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        with view:
+            await run_live(pipeline, source, clock=source.clock, duration_s=kw.get("duration"),
+                           watchdog_s=kw.get("watchdog") or 0.0,
+                           on_status=view.on_status, stop=stop)  # fmt: skip
+
+    try:
+        asyncio.run(go())
+    except ScanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in view.summary_lines(kw.get("headcount")):
+        click.echo(line, err=kw["as_json"] or not view.interactive)
+
+
+@main.command("doctor")
+@click.option("--broker", default=None, help="host:port of the MQTT broker to test (TCP connect).")
+@click.pass_context
+def doctor_cmd(ctx: click.Context, broker: str | None) -> None:
+    """Check adapter, BlueZ version, passive-scan support, clock sync and broker reachability."""
+    from scanner.doctor import format_checks, run_checks
+
+    root = ctx.find_root().obj or {}
+    broker = broker or root.get("broker")
+    checks = asyncio.run(run_checks(adapter=root.get("adapter"), broker=broker))
+    click.echo(format_checks(checks))
+    if any(c.status == "fail" for c in checks):
+        ctx.exit(1)
