@@ -1,10 +1,10 @@
-"""Container readers: walk pcap, pcapng and btsnoop records in one bytes buffer, yield (t, report).
+"""Container readers: walk pcap, pcapng and btsnoop records in one buffer, yield batches of rows.
 
 Each `open_*` function checks the file header eagerly (raising `ReplayError` for a file it cannot
-read at all) and returns a generator over `(t, decoded)` where `decoded` is what `frame_decode`
-returned: a report or a list of reports; status codes are counted into the stats here and
-never yielded. Record headers that make no sense are counted as corrupt and the reader
-resynchronises on the next plausible header, so one bad record never costs the rest of the file.
+read at all) and returns a generator over batches of merged rows (`scanner.sources.merge`); what
+`frame_decode` reports as not-an-advert, corrupt or CRC-failed is counted, never yielded. Record
+headers that make no sense are counted as corrupt and the reader resynchronises on the next
+plausible header, so one bad record never costs the rest of the file.
 """
 
 from __future__ import annotations
@@ -14,23 +14,24 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final
 
 from scanner.sources import capture_formats as cf
+from scanner.sources.fast_pcap import pcap_ll_loop
 from scanner.sources.frame_decode import (
     CRC_FAILED,
     NOT_ADVERT,
     Decoded,
-    Report,
     decode_hci_event,
     decode_hci_h4,
     decode_ll,
 )
 
 if TYPE_CHECKING:
-    from scanner.sources.replay import ReplayStats
+    from scanner.sources.merge import Merger, Row
 
-Item = tuple[float, Report | list[Report]]
 FrameDecoder = Callable[[bytes, int, int], Decoded]
+Header = Callable[[int], "tuple[float, int, int, FrameDecoder] | None"]
+# A fast loop for the common record shape: (buf, off) -> offset of the first record it left alone.
+FastLoop = Callable[[bytes, int], int]
 _MAX_RECORD: Final = 65535  # no supported link type carries frames this large
-_FLUSH_EVERY: Final = 4096  # records between stats updates (the progress bar reads them)
 _U32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
 
 
@@ -64,14 +65,33 @@ PCAP_DECODERS: Final[dict[int, FrameDecoder]] = {
 def _records(
     buf: bytes,
     off: int,
-    stats: ReplayStats,
-    header: Callable[[int], tuple[float, int, int, FrameDecoder] | None],
-) -> Iterator[Item]:
-    """The shared record loop; `header(off)` gives (t, data start, next offset, decoder) or None."""
+    merger: Merger,
+    header: Header,
+    fast: FastLoop | None = None,
+) -> Iterator[list[Row]]:
+    """The shared record loop, yielding batches of merged rows.
+
+    `header(off)` gives (t, data start, next offset, decoder) or None for a bad header; `fast`,
+    when given, consumes runs of ordinary records much faster and leaves the rest to this loop.
+    """
+    stats = merger.stats
     n = len(buf)
     records = corrupt = crc = other = 0
+    out = merger.out
     try:
         while off < n:
+            if fast is not None:
+                before = merger.fast_records
+                off = fast(buf, off)
+                if len(out) >= merger.batch:
+                    stats.bytes_read = off
+                    stats.records = records + merger.fast_records
+                    yield merger.take()
+                    out = merger.out
+                if off >= n:
+                    break
+                if merger.fast_records != before:
+                    continue  # the fast loop stopped only because its batch was full
             h = header(off)
             if h is None:
                 corrupt += 1
@@ -82,8 +102,8 @@ def _records(
             t, start, nxt, decode = h
             off = nxt
             records += 1
-            r = decode(buf, start, nxt if nxt <= n else n)
-            if r.__class__ is int:
+            r = decode(buf, start, nxt)
+            if isinstance(r, int):
                 if r == NOT_ADVERT:
                     other += 1
                 elif r == CRC_FAILED:
@@ -91,21 +111,24 @@ def _records(
                 else:
                     corrupt += 1
             else:
-                yield (t, r)  # type: ignore[misc]
-            if not records % _FLUSH_EVERY:
-                stats.bytes_read = off
-                stats.records = records
+                merger.add(t, r)
+                if len(out) >= merger.batch:
+                    stats.bytes_read = off
+                    stats.records = records + merger.fast_records
+                    yield merger.take()
+                    out = merger.out
+        if out:
+            yield merger.take()
     finally:
         stats.bytes_read = min(off, n)
-        stats.records = records
+        stats.records = records + merger.fast_records
         stats.skipped_corrupt += corrupt
         stats.crc_failed += crc
         stats.non_advert += other
+        merger.flush_stats()
 
 
-def _resync(
-    pos: int, n: int, header: Callable[[int], tuple[float, int, int, FrameDecoder] | None]
-) -> int:
+def _resync(pos: int, n: int, header: Header) -> int:
     """The next offset whose header is plausible and is followed by another one (or the end)."""
     while pos < n:
         h = header(pos)
@@ -115,7 +138,8 @@ def _resync(
     return n
 
 
-def open_pcap(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
+def open_pcap(buf: bytes, merger: Merger, fast: bool = True) -> Iterator[list[Row]]:
+    stats = merger.stats
     if len(buf) < 24:
         stats.truncated = True
         return iter(())
@@ -139,10 +163,14 @@ def open_pcap(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
             return None
         return (sec + frac * inv, off + 16, off + 16 + incl, decode)
 
-    return _records(buf, 24, stats, header)
+    loop = None
+    if fast and bo == "<" and linktype != cf.LINKTYPE_HCI_H4_PHDR:
+        loop = pcap_ll_loop(merger, phdr=linktype == cf.LINKTYPE_BLE_LL_PHDR, scale=scale)
+    return _records(buf, 24, merger, header, loop)
 
 
-def open_btsnoop(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
+def open_btsnoop(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
+    stats = merger.stats
     if len(buf) < 16:
         stats.truncated = True
         return iter(())
@@ -179,19 +207,19 @@ def open_btsnoop(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
             return (t, off + 24, off + 24 + incl, _not_advert)
         return (t, off + 24, off + 24 + incl, decode)
 
-    return _records(buf, 16, stats, header)
+    return _records(buf, 16, merger, header)
 
 
 _PCAPNG_BLOCKS: Final = frozenset({1, 2, 3, 4, 5, 6, 9, 10, cf.PCAPNG_SHB})
 
 
-def open_pcapng(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
+def open_pcapng(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
     if len(buf) < 12:
-        stats.truncated = True
+        merger.stats.truncated = True
         return iter(())
     if _shb_order(buf, 0) is None:
         raise ReplayError("pcapng section header has no valid byte-order magic")
-    return _pcapng_blocks(buf, stats)
+    return _pcapng_blocks(buf, merger)
 
 
 def _shb_order(buf: bytes, off: int) -> str | None:
@@ -242,7 +270,8 @@ def _interface(buf: bytes, off: int, end: int, bo: str) -> tuple[FrameDecoder, f
     return decode, tick, ts_offset
 
 
-def _pcapng_blocks(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
+def _pcapng_blocks(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
+    stats = merger.stats
     n = len(buf)
     off = 0
     bo = _shb_order(buf, 0) or "<"
@@ -290,7 +319,7 @@ def _pcapng_blocks(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
                     if tsh >= 0:
                         last_t = ((tsh << 32) | tsl) * tick + ts_offset
                     r = decode(buf, start, start + cap)
-                    if r.__class__ is int:
+                    if isinstance(r, int):
                         if r == NOT_ADVERT:
                             other += 1
                         elif r == CRC_FAILED:
@@ -298,14 +327,18 @@ def _pcapng_blocks(buf: bytes, stats: ReplayStats) -> Iterator[Item]:
                         else:
                             corrupt += 1
                     else:
-                        yield (last_t, r)
-                if not records % _FLUSH_EVERY:
-                    stats.bytes_read = off
-                    stats.records = records
+                        merger.add(last_t, r)
+                        if len(merger.out) >= merger.batch:
+                            stats.bytes_read = off
+                            stats.records = records
+                            yield merger.take()
             off += total
+        if merger.out:
+            yield merger.take()
     finally:
         stats.bytes_read = min(off, n)
         stats.records = records
         stats.skipped_corrupt += corrupt
         stats.crc_failed += crc
         stats.non_advert += other
+        merger.flush_stats()

@@ -10,10 +10,15 @@ Formats (detected from the first bytes, not the file name):
 - the project's JSONL (layout in `scanner.sources.capture_write`).
 
 Scan responses: a host only learns the scan response after the advert, so the reader yields the
-advert as it arrives and, when a SCAN_RSP from the same address follows within `MERGE_WINDOW_S`,
-yields a second RawAdvert holding that advert's data *and* the response (`scan_rsp`), with the
-response's time and RSSI. That is what BlueZ reports (a device-found update carrying both). A
-response with no advert to merge into is yielded alone (`adv=b""`, `pdu=SCAN_RSP`).
+advert as it arrives and, when a SCAN_RSP from the same address follows within 1 s
+(`MERGE_WINDOW_S`), a second RawAdvert holding that advert's data *and* the response
+(`scan_rsp`), with the response's time and RSSI. That is what BlueZ reports (a device-found
+update carrying both). A response with no advert to merge into is yielded alone (`adv=b""`,
+`pdu=SCAN_RSP`). Details in `scanner.sources.merge`.
+
+Speed: records are decoded from one buffer (mmap) into batches of plain tuples; `replay_into`
+feeds them to `Pipeline.feed_raw` without building RawAdvert objects, and little-endian LL
+pcaps (what sniffers write) take a dedicated fast loop (`scanner.sources.fast_pcap`).
 
 File content never raises: truncated files and corrupt records are skipped and counted in
 `ReplayStats`; only a file that is not a capture at all raises `ReplayError`.
@@ -24,41 +29,29 @@ from __future__ import annotations
 import json
 import mmap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from scanner.advert import PduKind, RawAdvert
 from scanner.sources import capture_formats as cf
-from scanner.sources.capture_read import Item, ReplayError, open_btsnoop, open_pcap, open_pcapng
+from scanner.sources.capture_read import ReplayError, open_btsnoop, open_pcap, open_pcapng
+from scanner.sources.merge import BATCH_ROWS, MERGE_WINDOW_S, Merger, ReplayStats, Row
 
 if TYPE_CHECKING:
     from scanner.pipeline import Pipeline
 
-__all__ = ["MERGE_WINDOW_S", "ReplayError", "ReplayStats", "detect_format", "read_capture"]
+__all__ = [
+    "MERGE_WINDOW_S", "ReplayError", "ReplayStats", "Row", "detect_format", "iter_batches",
+    "read_capture", "replay_into",
+]  # fmt: skip
 
-# protocol.md §6: merge a SCAN_RSP into the advert of the same AdvA seen within ~1 s.
-MERGE_WINDOW_S: Final = 1.0
-_PRUNE_AT: Final = 8192  # remembered adverts before old ones are dropped
-_SCAN_RSP: Final = PduKind.SCAN_RSP
 _PDU_BY_NAME: Final = {k.value: k for k in PduKind}
-
-
-@dataclass(slots=True)
-class ReplayStats:
-    """What a replay read and what it had to skip (numbers only, printed in the summary)."""
-
-    format: str | None = None
-    linktype: int | None = None
-    records: int = 0
-    adverts: int = 0
-    scan_responses_merged: int = 0
-    orphan_scan_responses: int = 0
-    skipped_corrupt: int = 0
-    crc_failed: int = 0
-    non_advert: int = 0
-    truncated: bool = False
-    bytes_read: int = 0
+_PCAP_MAGICS: Final = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+)
 
 
 def detect_format(path: str | Path) -> str:
@@ -70,15 +63,9 @@ def detect_format(path: str | Path) -> str:
         raise ReplayError(f"cannot open {path}: {exc.strerror or exc}") from exc
     if not head:
         raise ReplayError(f"{path} is empty")
-    magic = head[:4]
-    if magic in (
-        b"\xd4\xc3\xb2\xa1",
-        b"\xa1\xb2\xc3\xd4",
-        b"\x4d\x3c\xb2\xa1",
-        b"\xa1\xb2\x3c\x4d",
-    ):
+    if head[:4] in _PCAP_MAGICS:
         return "pcap"
-    if magic == b"\x0a\x0d\x0d\x0a":
+    if head[:4] == b"\x0a\x0d\x0d\x0a":
         return "pcapng"
     if head.startswith(cf.BTSNOOP_MAGIC):
         return "btsnoop"
@@ -87,71 +74,60 @@ def detect_format(path: str | Path) -> str:
     raise ReplayError(f"{path} is not a pcap, pcapng, btsnoop or JSONL capture")
 
 
+def iter_batches(
+    path: str | Path,
+    *,
+    stats: ReplayStats | None = None,
+    batch: int = BATCH_ROWS,
+    fast: bool = True,
+) -> Iterator[list[Row]]:
+    """Batches of rows `(t, address, rssi_dbm, adv, scan_rsp, pdu)` in file order.
+
+    Raises ReplayError at once (not while iterating) for a file that is not a capture.
+    `fast=False` disables the pcap fast loop (tests compare both paths).
+    """
+    stats = stats if stats is not None else ReplayStats()
+    fmt = detect_format(path)
+    stats.format = fmt
+    merger = Merger(stats, batch)
+    if fmt == "jsonl":
+        return _jsonl(_open_text(path), merger)
+    buf = _load(path)
+    if fmt == "pcap":
+        return open_pcap(buf, merger, fast)
+    if fmt == "pcapng":
+        return open_pcapng(buf, merger)
+    return open_btsnoop(buf, merger)
+
+
 def read_capture(path: str | Path, *, stats: ReplayStats | None = None) -> Iterator[RawAdvert]:
     """Iterate the adverts of a capture file in file order, scan responses merged as a host would.
 
     Raises ReplayError at once (not while iterating) for a file that is not a capture.
     """
-    stats = stats if stats is not None else ReplayStats()
-    items = _open(path, stats)
-    if items is None:
-        return _jsonl(path, stats)
-    return _merged(items, stats)
+    return _adverts(iter_batches(path, stats=stats))
+
+
+def _adverts(batches: Iterator[list[Row]]) -> Iterator[RawAdvert]:
+    for rows in batches:
+        for row in rows:
+            yield RawAdvert(*row)
 
 
 def replay_into(
     path: str | Path, pipeline: Pipeline, stats: ReplayStats | None = None
 ) -> ReplayStats:
-    """Fast path: feed a capture straight into `pipeline.feed_raw`, no RawAdvert objects."""
+    """Fast path: feed a whole capture into `pipeline.feed_raw` without building RawAdverts."""
     stats = stats if stats is not None else ReplayStats()
-    items = _open(path, stats)
-    if items is None:
-        pipeline.feed_many(_jsonl(path, stats))
-        return stats
     feed = pipeline.feed_raw
-    last: dict[str, tuple[float, bytes]] = {}
-    n = merged = orphans = 0
-    limit = _PRUNE_AT
-    try:
-        for t, r in items:
-            for kind, addr, rssi, data in r if isinstance(r, list) else (r,):
-                n += 1
-                if kind is _SCAN_RSP:
-                    prev = last.get(addr)
-                    if prev is not None and 0.0 <= t - prev[0] <= MERGE_WINDOW_S:
-                        merged += 1
-                        feed(t, addr, rssi, prev[1], data)
-                    else:
-                        orphans += 1
-                        feed(t, addr, rssi, b"", data)
-                    continue
-                if len(last) >= limit:
-                    last = {a: v for a, v in last.items() if t - v[0] <= MERGE_WINDOW_S}
-                    limit = max(_PRUNE_AT, 2 * len(last))
-                last[addr] = (t, data)
-                feed(t, addr, rssi, data, None)
-    finally:
-        stats.adverts += n
-        stats.scan_responses_merged += merged
-        stats.orphan_scan_responses += orphans
+    for rows in iter_batches(path, stats=stats):
+        for t, addr, rssi, adv, rsp, _kind in rows:
+            feed(t, addr, rssi, adv, rsp)
     return stats
 
 
-def _open(path: str | Path, stats: ReplayStats) -> Iterator[Item] | None:
-    fmt = detect_format(path)
-    stats.format = fmt
-    if fmt == "jsonl":
-        return None
-    buf = _load(path)
-    if fmt == "pcap":
-        return open_pcap(buf, stats)
-    if fmt == "pcapng":
-        return open_pcapng(buf, stats)
-    return open_btsnoop(buf, stats)
-
-
 def _load(path: str | Path) -> bytes:
-    # mmap avoids a copy for big captures; slicing an mmap yields bytes, as the decoders need.
+    # mmap avoids reading a big capture into memory; slicing it yields bytes, as the rows need.
     try:
         with open(path, "rb") as f:
             try:
@@ -162,78 +138,42 @@ def _load(path: str | Path) -> bytes:
         raise ReplayError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _merged(items: Iterator[Item], stats: ReplayStats) -> Iterator[RawAdvert]:
-    last: dict[str, tuple[float, bytes, PduKind]] = {}
-    n = merged = orphans = 0
-    limit = _PRUNE_AT
+def _open_text(path: str | Path) -> Any:
     try:
-        for t, r in items:
-            for kind, addr, rssi, data in r if isinstance(r, list) else (r,):
-                n += 1
-                if kind is _SCAN_RSP:
-                    prev = last.get(addr)
-                    if prev is not None and 0.0 <= t - prev[0] <= MERGE_WINDOW_S:
-                        merged += 1
-                        yield RawAdvert(t, addr, rssi, prev[1], data, prev[2])
-                    else:
-                        orphans += 1
-                        yield RawAdvert(t, addr, rssi, b"", data, _SCAN_RSP)
-                    continue
-                if len(last) >= limit:
-                    last = {a: v for a, v in last.items() if t - v[0] <= MERGE_WINDOW_S}
-                    limit = max(_PRUNE_AT, 2 * len(last))
-                last[addr] = (t, data, kind)
-                yield RawAdvert(t, addr, rssi, data, None, kind)
-    finally:
-        stats.adverts += n
-        stats.scan_responses_merged += merged
-        stats.orphan_scan_responses += orphans
-
-
-def _jsonl(path: str | Path, stats: ReplayStats) -> Iterator[RawAdvert]:
-    """The project's JSONL: one host-level advert per line; bad lines are counted, not fatal."""
-    last: dict[str, tuple[float, bytes, PduKind]] = {}
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - closed in the generator's finally
+        return open(path, "rb")  # closed by the generator that reads it
     except OSError as exc:
         raise ReplayError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return _jsonl_lines(f, stats, last)
 
 
-def _jsonl_lines(
-    f: Any, stats: ReplayStats, last: dict[str, tuple[float, bytes, PduKind]]
-) -> Iterator[RawAdvert]:
-    limit = _PRUNE_AT
-    with f:
-        for line in f:
-            stats.bytes_read += len(line)
-            if not line.strip():
-                continue
-            stats.records += 1
-            adv = _jsonl_advert(line)
-            if adv is None:
-                stats.skipped_corrupt += 1
-                continue
-            stats.adverts += 1
-            if adv.pdu is _SCAN_RSP and adv.scan_rsp is None:
-                # A bare response line (converted from a sniffer capture): merge like the others.
-                prev = last.get(adv.address)
-                rsp = adv.adv
-                if prev is not None and 0.0 <= adv.t - prev[0] <= MERGE_WINDOW_S:
-                    stats.scan_responses_merged += 1
-                    yield RawAdvert(adv.t, adv.address, adv.rssi_dbm, prev[1], rsp, prev[2])
+def _jsonl(f: Any, merger: Merger) -> Iterator[list[Row]]:
+    """The project's JSONL: one host-level advert per line; bad lines are counted, not fatal."""
+    stats = merger.stats
+    try:
+        with f:
+            for line in f:
+                stats.bytes_read += len(line)
+                if not line.strip():
+                    continue
+                stats.records += 1
+                row = _jsonl_row(line)
+                if row is None:
+                    stats.skipped_corrupt += 1
+                    continue
+                t, addr, rssi, adv, rsp, pdu = row
+                if rsp is not None:
+                    merger.adverts += 1
+                    merger.out.append(row)  # already merged by whoever wrote the line
                 else:
-                    stats.orphan_scan_responses += 1
-                    yield RawAdvert(adv.t, adv.address, adv.rssi_dbm, b"", rsp, _SCAN_RSP)
-                continue
-            last[adv.address] = (adv.t, adv.adv, adv.pdu)
-            if len(last) >= limit:
-                last = {a: v for a, v in last.items() if adv.t - v[0] <= MERGE_WINDOW_S}
-                limit = max(_PRUNE_AT, 2 * len(last))
-            yield adv
+                    merger.add_one(t, pdu, addr, rssi, adv)  # a bare SCAN_RSP line merges here
+                if len(merger.out) >= merger.batch:
+                    yield merger.take()
+            if merger.out:
+                yield merger.take()
+    finally:
+        merger.flush_stats()
 
 
-def _jsonl_advert(line: bytes) -> RawAdvert | None:
+def _jsonl_row(line: bytes) -> Row | None:
     try:
         obj = json.loads(line)
         if not isinstance(obj, dict):
@@ -247,8 +187,8 @@ def _jsonl_advert(line: bytes) -> RawAdvert | None:
         pdu = _PDU_BY_NAME.get(str(obj.get("pdu", "unknown")), PduKind.UNKNOWN)
         if rssi is not None and (isinstance(rssi, bool) or not -128 <= int(rssi) <= 127):
             return None
-        if len(address) != 17 or t != t:  # NaN check
+        if len(address) != 17 or t != t or t in (float("inf"), float("-inf")):  # NaN/inf
             return None
-        return RawAdvert(t, address, None if rssi is None else int(rssi), adv, rsp, pdu)
-    except (KeyError, TypeError, ValueError, OverflowError, RecursionError):
+        return (t, address, None if rssi is None else int(rssi), adv, rsp, pdu)
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError, AttributeError):
         return None
