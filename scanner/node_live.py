@@ -148,6 +148,8 @@ async def run_live(
             for advert in source.drain():
                 pipeline.feed(advert)
                 status.adverts += 1
+            if end is not None and now >= end:
+                break
             if int(now // window_s) != window:
                 window = int(now // window_s)
                 # New window: make BlueZ forget merged data so each device re-reports fresh.
@@ -169,10 +171,12 @@ async def run_live(
         now = max(now, clock.now())
         for advert in source.drain():
             pipeline.feed(advert)
+        # A run that ends exactly on a window boundary must not report an empty trailing window.
+        t_end = now - 1e-6 if now % window_s == 0 else now
         if scanning:
-            pipeline.stop(now)
+            pipeline.stop(t_end)
         await source.stop()
-    return pipeline.finish(now)
+    return pipeline.finish(t_end)
 
 
 async def _feed(pipeline: Pipeline, source: LiveSource, status: LiveStatus) -> None:
