@@ -1,0 +1,135 @@
+"""AD payloads and a hand-checked replay scene (byte layouts from shared/protocol.md).
+
+§2.2 Android A2 (company 0x22B5, 12-byte rolling ID, UUID16 0x4E56), §2.3 its iBeacon companion,
+§2.5 iOS foreground, §2.6 iOS background (overflow area in the scan response), §4.1 Apple Nearby
+Info, §4.2 Exposure Notification (0xFD6F), §4.5 Microsoft CDP, §4.3 Fast Pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scanner.advert import PduKind, RawAdvert
+
+# Real IDs of one phone on 2020-08-08 (protocol.md §2.9): slot 23 = 05:45-06:00 UTC, 24 = 06:00-.
+ID_SLOT23 = bytes.fromhex("B9A665D754FE65E665D76A45")
+ID_SLOT24 = bytes.fromhex("3AA8DFC0A15682B27216FC31")
+ROTATION = 1_596_866_400  # 2020-08-08 06:00:00 UTC
+FLAGS_ANDROID = bytes.fromhex("020102")
+FLAGS_IOS = bytes.fromhex("02011a")
+BZ_IOS_V2 = bytes.fromhex("67a607add1172fa1c44bf573564e0000")  # 00004E56-73F5-...-A667, LE
+
+
+def bz_android(bzid: bytes) -> bytes:
+    return FLAGS_ANDROID + b"\x0f\xff\xb5\x22" + bzid + bytes.fromhex("0303564e")
+
+
+def bz_beacon() -> bytes:
+    uuid = bytes.fromhex("C7AFEF7B17884F4AA87D691D53BF21C4")
+    return b"\x1a\xff\x4c\x00\x02\x15" + uuid + bytes.fromhex("00140014c5")
+
+
+def bz_ios_fg() -> bytes:
+    return FLAGS_IOS + b"\x11\x07" + BZ_IOS_V2 + b"\x09\x09Bluezone"
+
+
+def nearby_info(status: int = 0x1C) -> bytes:
+    return (
+        FLAGS_IOS
+        + bytes.fromhex("020a0c")
+        + bytes([0x0A, 0xFF, 0x4C, 0x00, 0x10, 0x05, 0x01, status, 0, 0, 0])
+    )
+
+
+def overflow_area(byte0: int = 0x08) -> bytes:
+    return bytes([0x14, 0xFF, 0x4C, 0x00, 0x01, byte0]) + bytes(15)
+
+
+def gaen(rpi: bytes) -> bytes:
+    return bytes.fromhex("03036ffd") + b"\x17\x16\x6f\xfd" + rpi + b"\x40\x01\x02\x03"
+
+
+def ms_cdp() -> bytes:
+    return bytes([0x1E, 0xFF, 0x06, 0x00, 0x01, 0x09, 0x20, 0x02]) + bytes(range(23))
+
+
+def fast_pair() -> bytes:
+    return FLAGS_ANDROID + bytes.fromhex("06162cfe00e0f3")
+
+
+def unknown_mfr() -> bytes:
+    return FLAGS_ANDROID + bytes([0x07, 0xFF, 0x34, 0x12, 1, 2, 3, 4])
+
+
+def addr(n: int, top: int = 0xC0) -> str:
+    b = [top | (n >> 16 & 0x3F), 0x10, 0x20, (n >> 16) & 0xFF, (n >> 8) & 0xFF, n & 0xFF]
+    return ":".join(f"{x:02X}" for x in b)
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    adverts: list[RawAdvert]
+    scan_responses: int
+
+
+def scene(t0: float = ROTATION - 120, seconds: int = 240) -> Scene:
+    """Four 60-s windows 05:58-06:02 UTC; the expected counts are in test_scenes.py.
+
+    - Android Bluezone A (real IDs above): whole time, 15 s on / 15 s off, a new address per
+      burst, one advert a second; its iBeacon companion in every second burst (own address).
+    - Android Bluezone B (ID bytes 0x11.., 0x22..): from 05:59:00 on. C (0x33..): 05:58 only.
+    - iOS Bluezone foreground (static address), iOS Bluezone background (Nearby Info advert,
+      overflow area bit 0x08 in the scan response), two plain iPhones.
+    - Two Exposure Notification phones; the second changes RPI and address at 06:00:30.
+    - Noise: Windows PC (Microsoft CDP), Fast Pair earbuds, an unknown manufacturer.
+    """
+    out: list[RawAdvert] = []
+    rsp = 0
+    burst = 0
+    adv_ind = PduKind.ADV_IND
+    nonconn = PduKind.ADV_NONCONN_IND
+    for s in range(seconds):
+        t = t0 + s + 0.125
+        phase = int(t) % 30
+        if phase == 0:
+            burst += 1
+        if phase < 15:
+            bzid = ID_SLOT23 if t < ROTATION else ID_SLOT24
+            out.append(RawAdvert(t, addr(0x100 + burst), -60, bz_android(bzid), None, adv_ind))
+            if burst % 2 == 0:
+                out.append(
+                    RawAdvert(t + 0.01, addr(0x200 + burst), -61, bz_beacon(), None, nonconn)
+                )
+            if t >= ROTATION - 60:
+                b_id = bytes([0x11]) * 12 if t < ROTATION else bytes([0x22]) * 12
+                out.append(
+                    RawAdvert(t + 0.02, addr(0x300 + burst), -62, bz_android(b_id), None, adv_ind)
+                )
+            if t < ROTATION - 60:
+                out.append(
+                    RawAdvert(
+                        t + 0.03,
+                        addr(0x400 + burst),
+                        -63,
+                        bz_android(bytes([0x33]) * 12),
+                        None,
+                        adv_ind,
+                    )
+                )
+        if s % 2 == 0:
+            out.append(RawAdvert(t + 0.04, addr(1), -65, bz_ios_fg(), None, adv_ind))
+            out.append(RawAdvert(t + 0.05, addr(2), -66, nearby_info(), overflow_area(), adv_ind))
+            rsp += 1
+            out.append(RawAdvert(t + 0.06, addr(3), -55, nearby_info(0x1C), None, adv_ind))
+            out.append(RawAdvert(t + 0.07, addr(4), -58, nearby_info(0x1E), None, adv_ind))
+        else:
+            rotated = t >= ROTATION + 30
+            out.append(RawAdvert(t, addr(5), -70, gaen(bytes([0xA5]) * 16), None, nonconn))
+            en2 = addr(7) if rotated else addr(6)
+            rpi2 = bytes([0x5B]) * 16 if rotated else bytes([0x5A]) * 16
+            out.append(RawAdvert(t + 0.01, en2, -71, gaen(rpi2), None, nonconn))
+            out.append(RawAdvert(t + 0.02, addr(8), -62, ms_cdp(), None, nonconn))
+            out.append(RawAdvert(t + 0.03, addr(9), -64, fast_pair(), None, nonconn))
+            out.append(RawAdvert(t + 0.04, addr(10), -67, unknown_mfr(), None, adv_ind))
+    out.sort(key=lambda a: a.t)
+    return Scene(out, rsp)
