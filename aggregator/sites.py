@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import yaml
 
-from scanner.estparams import EstimationParams
+from scanner.estparams import EstimationParams, for_site_type
 from scanner.schema import SchemaError, check_id
 
 SITE_TYPES: Final = ("office", "market", "counter", "other")
@@ -69,14 +69,14 @@ class Registry:
         def for_site(site_id: str) -> EstimationParams:
             if site_id not in cache:
                 s = self.sites.get(site_id)
-                if s is None or (s.smartphone_share is None and s.ios_share is None):
-                    cache[site_id] = base
-                else:
-                    cache[site_id] = base.override(
+                p = base if s is None else for_site_type(base, s.type)
+                if s is not None and (s.smartphone_share is not None or s.ios_share is not None):
+                    p = p.override(
                         f"sites.yaml: {site_id}",
                         smartphone_share=s.smartphone_share,
                         ios_share=s.ios_share,
                     )
+                cache[site_id] = p
             return cache[site_id]
 
         return for_site

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from scanner.estparams import DEFAULT_PARAMS, EstimationParams
+from scanner.estparams import DEFAULT_PARAMS, EstimationParams, for_site_type
 from scanner.intervals import Term, ratio_ci
 from scanner.schema import SLOT_SECONDS, WindowReport
 
@@ -170,6 +170,7 @@ class DevicesHat:
     var_android: float
     var_ios: float
     var_iphone: float
+    people_sets: float = 1.0
 
     @property
     def bluezone(self) -> float:
@@ -179,23 +180,31 @@ class DevicesHat:
 def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
     """Corrected device counts for a cluster with at least one used window."""
     mean_w = c.window_s_sum / c.used
-    rot = 1 + mean_w / p.v("ios_rotation_s")
+    dwell = p.v("dwell_s")
+    # Turnover: a window catches everyone present at any time in it, ~(1 + W/dwell) times the
+    # people present at one instant (what a head count measures).
+    turn = 1 + mean_w / dwell if dwell > 0 else 1.0
+    rot = (1 + mean_w / p.v("ios_rotation_s")) * turn
     per = c.used * rot
     p_fg, p_bg, p_ip = p.v("p_ios_fg"), p.v("p_ios_bg"), p.v("p_iphone")
     fg, bg = c.ios_fg / (p_fg * per), c.ios_bg / (p_bg * per)
     iph = c.iphone / (p_ip * per)
-    if c.android_tau > 0:
+    if p.v("android_slot_counts") >= 0.5 and c.android_tau > 0:
         android, pa = c.android_hat_tau / c.android_tau, c.android_p_tau / c.android_tau
-    else:  # no usable slot: fall back on per-window ID counts and one window's detection
+    else:  # per-window ID counts, each window one listening interval of about window_s
         pa = slot_detection(mean_w, p)
-        android = c.android_win / c.used / pa
+        android = c.android_win / c.used / pa / turn
+    # With turnover the visit sees ~(1 + V/dwell) independent sets of people over its V
+    # seconds, so within-visit variances shrink by that factor (1 for a stable office).
+    eff = 1 + c.window_s_sum / dwell if dwell > 0 else 1.0
     return DevicesHat(
         android=android,
         ios=fg + bg,
         iphone=iph,
-        var_android=android * (1 - pa) / pa,
-        var_ios=fg * (1 - p_fg) / p_fg + bg * (1 - p_bg) / p_bg,
-        var_iphone=iph * (1 - p_ip) / p_ip,
+        var_android=android * (1 - pa) / pa / eff,
+        var_ios=(fg * (1 - p_fg) / p_fg + bg * (1 - p_bg) / p_bg) / eff,
+        var_iphone=iph * (1 - p_ip) / p_ip / eff,
+        people_sets=eff,
     )
 
 
@@ -247,7 +256,8 @@ def estimate(
                 no_head += 1
                 continue
             s = p.v("smartphone_share")
-            terms.append(Term(d.bluezone, h * s, d.var_android + d.var_ios, h * s * (1 - s)))
+            own = h * s * (1 - s) / d.people_sets  # binomial smartphone ownership
+            terms.append(Term(d.bluezone, h * s, d.var_android + d.var_ios, own))
         elif method == "ios_internal":
             terms.append(Term(d.ios, d.iphone, d.var_ios, d.var_iphone))
         else:
@@ -258,7 +268,7 @@ def estimate(
                     d.bluezone,
                     den,
                     d.var_android + d.var_ios,
-                    d.var_iphone / q**2 + den * (1 - q) / q,
+                    d.var_iphone / q**2 + den * (1 - q) / q / d.people_sets,
                 )
             )
     if no_head:
@@ -315,9 +325,12 @@ def visit_summary(
     reports: Iterable[WindowReport],
     headcount: int | None = None,
     params: EstimationParams = DEFAULT_PARAMS,
+    site_type: str | None = None,
 ) -> VisitSummary:
     """End-of-visit summary over a node's WindowReports; `headcount` (the inspector's count at
-    the end) overrides any head counts carried by the windows."""
+    the end) overrides any head counts carried by the windows; `site_type` (office, market,
+    counter) selects the turnover correction."""
+    params = for_site_type(params, site_type)
     clusters = clusters_from_reports(reports, params)
     if headcount is not None:
         clusters = [_with_headcount(c, float(headcount)) for c in clusters]

@@ -66,6 +66,22 @@ class EstimationParams:
     android_doze_period_s: Param = _P(
         540.0, "protocol.md §0.3: in Doze the 30 s cycle can degrade to >= 9 min steps"
     )
+    android_slot_counts: Param = _P(
+        0.0,
+        "estimator choice: 0 = Bluezone Android from per-window ID counts / p(window) (right "
+        "when people come and go: markets, counters); 1 = from per-slot distinct IDs (robust to "
+        "Doze, but counts everyone who passed during the slot; only for stable offices)",
+    )
+    dwell_s: Param = _P(
+        0.0,
+        "mean time a person stays (s); 0 = stable population (offices). Set per site from its "
+        "type (dwell_market_s, dwell_counter_s): a window of W s catches ~(1 + W/dwell) times "
+        "the people present at one instant, so per-window counts are divided by that",
+    )
+    dwell_market_s: Param = _P(
+        1200.0, "assumption: mean stay at a market ~20 min; check with the inspector's notes"
+    )
+    dwell_counter_s: Param = _P(600.0, "assumption: mean stay at a transaction counter ~10 min")
     min_slot_scan_s: Param = _P(
         60.0, "protocol.md §5: >= 60 s of listening per quarter-hour slot recommended"
     )
@@ -108,9 +124,17 @@ class EstimationParams:
 _NAMES: Final = frozenset(f.name for f in fields(EstimationParams))
 _UNIT: Final = frozenset(
     {"smartphone_share", "ios_share", "coverage_min", "android_doze_share", "p_ios_fg",
-     "p_ios_bg", "p_iphone", "confidence", "require_clock_sync"}
+     "p_ios_bg", "p_iphone", "confidence", "require_clock_sync", "android_slot_counts"}
 )  # fmt: skip
 DEFAULT_PARAMS: Final = EstimationParams()
+
+
+def for_site_type(p: EstimationParams, site_type: str | None) -> EstimationParams:
+    """The params for a site of this type: markets and counters get their turnover (dwell)."""
+    name = {"market": "dwell_market_s", "counter": "dwell_counter_s"}.get(site_type or "")
+    if name is None:
+        return p
+    return p.override(f"{getattr(p, name).source} ({name})", dwell_s=p.v(name))
 
 
 def params_from_mapping(data: Mapping[str, Any], where: str = "<mapping>") -> EstimationParams:

@@ -13,13 +13,15 @@ from scanner.estimate import (
     slot_detection,
     visit_summary,
 )
-from scanner.estparams import DEFAULT_PARAMS
+from scanner.estparams import DEFAULT_PARAMS, for_site_type
 from tests.estimate.factory import T0, window
 
-# Perfect detection and no Doze, so the arithmetic below is easy to follow by hand.
+# Perfect detection, no Doze, Android from slot counts: the arithmetic is easy to follow by hand.
 EXACT = DEFAULT_PARAMS.override(
-    "test", android_doze_share=0.0, p_ios_fg=1.0, p_ios_bg=1.0, p_iphone=1.0
-)
+    "test", android_doze_share=0.0, p_ios_fg=1.0, p_ios_bg=1.0, p_iphone=1.0,
+    android_slot_counts=1.0,
+)  # fmt: skip
+SLOTS = DEFAULT_PARAMS.override("test", android_slot_counts=1.0)
 Z95 = 1.959963984540054
 
 
@@ -46,11 +48,32 @@ def test_headcount_single_window_by_hand() -> None:
 
 def test_android_detection_correction_divides_slot_count() -> None:
     w = window(slot_android=4, headcount=20)
-    c = clusters_from_reports([w], DEFAULT_PARAMS)
-    e = estimate("headcount", c, DEFAULT_PARAMS)
+    c = clusters_from_reports([w], SLOTS)
+    e = estimate("headcount", c, SLOTS)
     p = 0.8 + 0.2 * 75 / 540
     assert e.bluezone == pytest.approx(4 / p)
     assert e.value == pytest.approx(4 / p / (20 * 0.7))
+
+
+def test_default_android_count_is_per_window_over_window_detection() -> None:
+    ws = [window(i, android=n, slot_android=9, headcount=20) for i, n in enumerate([4, 5, 6])]
+    e = estimate("headcount", clusters_from_reports(ws), DEFAULT_PARAMS)
+    p = 0.8 + 0.2 * 75 / 540  # one 60 s window: awake phones always seen, Doze ones rarely
+    assert e.bluezone == pytest.approx(5 / p)
+
+
+def test_turnover_at_markets_divides_window_counts_by_one_plus_w_over_dwell() -> None:
+    ws = [window(i, android=5, ios_bg=2, iphone=6, headcount=20) for i in range(3)]
+    plain = DEFAULT_PARAMS.override("t", android_doze_share=0.0, p_ios_bg=1.0, p_iphone=1.0)
+    market = for_site_type(plain, "market")
+    assert market.v("dwell_s") == 1200 and "dwell_market_s" in market.dwell_s.source
+    assert for_site_type(plain, "office") is plain
+    e = estimate("headcount", clusters_from_reports(ws), market)
+    turn = 1 + 60 / 1200
+    rot = 1 + 60 / 900
+    assert e.bluezone == pytest.approx(5 / turn + 2 / (rot * turn))
+    ios = estimate("ios_internal", clusters_from_reports(ws), market)
+    assert ios.value == pytest.approx(2 / 6)  # turnover cancels in the ratio
 
 
 def test_slot_count_is_taken_once_per_slot_not_summed_over_windows() -> None:
@@ -84,7 +107,7 @@ def test_zero_headcount_is_not_estimable() -> None:
 
 
 def test_missing_headcount_falls_back_on_registry_staff_count() -> None:
-    ws = [window(i, slot_android=7) for i in range(3)]
+    ws = [window(i, android=7, slot_android=7) for i in range(3)]
     cl = clusters_from_reports(ws, EXACT)
     assert estimate("headcount", cl, EXACT).reason is not None
     e = estimate("headcount", cl, EXACT, staff={"s1": 20})
@@ -126,7 +149,7 @@ def test_ios_internal_without_iphones_is_not_estimable() -> None:
 
 
 def test_ble_denominator_by_hand() -> None:
-    ws = [window(i, slot_android=4, ios_fg=1, iphone=3) for i in range(15)]
+    ws = [window(i, android=4, slot_android=4, ios_fg=1, iphone=3) for i in range(15)]
     e = estimate("ble_denominator", clusters_from_reports(ws, EXACT), EXACT)
     rot = 1 + 60 / 900
     bz = 4 + 1 / rot
@@ -160,7 +183,7 @@ def test_per_site_params_override_smartphone_share() -> None:
 
 
 def test_visit_summary_uses_inspector_headcount() -> None:
-    ws = [window(i, slot_android=3, headcount=None) for i in range(10)]
+    ws = [window(i, android=3, slot_android=3, headcount=None) for i in range(10)]
     s = visit_summary(ws, headcount=6, params=EXACT)
     hc = s.estimates[0]
     assert hc.method == "headcount" and hc.value == pytest.approx(3 / (6 * 0.7))

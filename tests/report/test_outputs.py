@@ -57,7 +57,10 @@ def test_sql_cluster_sums_equal_node_side_sums(seeded_db: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "args"),
     [
-        ("report-district.txt", ["--by", "district", "--target", "0.5", "--deadline", "2020-08-20"]),
+        (
+            "report-district.txt",
+            ["--by", "district", "--target", "0.5", "--deadline", "2020-08-20"],
+        ),
         ("report-type-day.csv", ["--by", "type,day", "--format", "csv"]),
         ("report-site.json", ["--by", "site", "--format", "json", "--target", "0.5"]),
         ("report-district-vi.txt", ["--by", "district", "--lang", "vi"]),

@@ -35,7 +35,10 @@ def test_site_overrides_become_params_with_site_as_source() -> None:
     p = reg.params_for(DEFAULT_PARAMS)("ptc-ubnd-tinh")
     assert p.v("smartphone_share") == 0.9
     assert p.smartphone_share.source == "sites.yaml: ptc-ubnd-tinh"
-    assert reg.params_for(DEFAULT_PARAMS)("nh-market-khanh-hai") is DEFAULT_PARAMS
+    assert reg.params_for(DEFAULT_PARAMS)("nh-ubnd") is DEFAULT_PARAMS
+    market = reg.params_for(DEFAULT_PARAMS)("nh-market-khanh-hai")
+    assert market.v("dwell_s") == DEFAULT_PARAMS.v("dwell_market_s")
+    assert reg.params_for(DEFAULT_PARAMS)("unknown-site") is DEFAULT_PARAMS
     assert reg.staff()["ptc-ubnd-tinh"] == 120
 
 
