@@ -31,7 +31,7 @@ FrameDecoder = Callable[[bytes, int, int], Decoded]
 Header = Callable[[int], "tuple[float, int, int, FrameDecoder] | None"]
 # A fast loop for the common record shape: (buf, off) -> offset of the first record it left alone.
 FastLoop = Callable[[bytes, int], int]
-_MAX_RECORD: Final = 65535  # no supported link type carries frames this large
+_MAX_RECORD: Final = 65535 + 8  # no supported link type carries frames this large
 _U32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
 
 
@@ -159,7 +159,7 @@ def open_pcap(buf: bytes, merger: Merger, fast: bool = True) -> Iterator[list[Ro
         if off + 16 > n:
             return None
         sec, frac, incl, orig = rec(buf, off)
-        if frac >= scale or incl > orig or incl > _MAX_RECORD or off + 16 + incl > n:
+        if frac >= scale or incl > orig or orig > _MAX_RECORD or off + 16 + incl > n:
             return None
         return (sec + frac * inv, off + 16, off + 16 + incl, decode)
 
@@ -188,12 +188,14 @@ def open_btsnoop(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
     n = len(buf)
     monitor = datalink == cf.BTSNOOP_MONITOR
     epoch = cf.BTSNOOP_EPOCH_US
+    # Time stamps outside 1970..2200 mean the reader is not at a record header.
+    ts_lo, ts_hi = epoch, epoch + 230 * 365 * 86_400_000_000
 
     def header(off: int) -> tuple[float, int, int, FrameDecoder] | None:
         if off + 24 > n:
             return None
         orig, incl, flags, _drops, ts = rec(buf, off)
-        if incl > orig or incl > _MAX_RECORD or off + 24 + incl > n:
+        if incl > orig or orig > _MAX_RECORD or off + 24 + incl > n or not ts_lo <= ts <= ts_hi:
             return None
         t = (ts - epoch) * 1e-6
         if monitor:

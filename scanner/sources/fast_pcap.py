@@ -61,7 +61,7 @@ def pcap_ll_loop(merger: Merger, *, phdr: bool, scale: int) -> Callable[[bytes, 
             k = h0 & 0x0F
             if (
                 frac >= scale
-                or incl > orig
+                or incl != orig
                 or incl > _MAX_FRAME
                 or aa != adv_aa
                 or flags & _CRC_MASK == crc_bad
