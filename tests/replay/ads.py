@@ -33,12 +33,10 @@ def bz_ios_fg() -> bytes:
     return FLAGS_IOS + b"\x11\x07" + BZ_IOS_V2 + b"\x09\x09Bluezone"
 
 
-def nearby_info(status: int = 0x1C) -> bytes:
-    return (
-        FLAGS_IOS
-        + bytes.fromhex("020a0c")
-        + bytes([0x0A, 0xFF, 0x4C, 0x00, 0x10, 0x05, 0x01, status, 0, 0, 0])
-    )
+def nearby_info(action: int = 0x07, flags: int = 0x1E) -> bytes:
+    # Layout of a real iPhone X advert (real-adverts.jsonl "herald-iphonex-f"): Nearby Info, len 6.
+    tlv = bytes([0x10, 0x06, action, flags]) + bytes.fromhex("a3dd89e0")
+    return FLAGS_IOS + bytes.fromhex("020a0c") + bytes([len(tlv) + 3, 0xFF, 0x4C, 0x00]) + tlv
 
 
 def overflow_area(byte0: int = 0x08) -> bytes:
@@ -120,8 +118,8 @@ def scene(t0: float = ROTATION - 120, seconds: int = 240) -> Scene:
             out.append(RawAdvert(t + 0.04, addr(1), -65, bz_ios_fg(), None, adv_ind))
             out.append(RawAdvert(t + 0.05, addr(2), -66, nearby_info(), overflow_area(), adv_ind))
             rsp += 1
-            out.append(RawAdvert(t + 0.06, addr(3), -55, nearby_info(0x1C), None, adv_ind))
-            out.append(RawAdvert(t + 0.07, addr(4), -58, nearby_info(0x1E), None, adv_ind))
+            out.append(RawAdvert(t + 0.06, addr(3), -55, nearby_info(0x07), None, adv_ind))
+            out.append(RawAdvert(t + 0.07, addr(4), -58, nearby_info(0x0C), None, adv_ind))
         else:
             rotated = t >= ROTATION + 30
             out.append(RawAdvert(t, addr(5), -70, gaen(bytes([0xA5]) * 16), None, nonconn))
