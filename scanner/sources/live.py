@@ -46,6 +46,7 @@ _BLUEZ: Final = "org.bluez"
 _ADAPTER_IFACE: Final = "org.bluez.Adapter1"
 _MONITOR_MANAGER: Final = "org.bluez.AdvertisementMonitorManager1"
 _QUEUE_MAX: Final = 100_000
+_FORGET_CHUNK: Final = 64
 _KEEP_FLAGS: Final = ("Paired", "Bonded", "Trusted", "Connected")
 
 
@@ -236,26 +237,29 @@ class LiveSource:
 
         adapter_path = f"/org/bluez/{self.adapter}"
         paths = [p for p, props in seen.items() if not any(props.get(k) for k in _KEEP_FLAGS)]
-        calls = [
-            self._bus.call(
-                Message(
-                    destination=_BLUEZ,
-                    path=adapter_path,
-                    interface=_ADAPTER_IFACE,
-                    member="RemoveDevice",
-                    signature="o",
-                    body=[p],
-                )
-            )  # fmt: skip
-            for p in paths
-        ]
         removed = 0
-        for reply in await asyncio.gather(*calls, return_exceptions=True):
-            if (
-                not isinstance(reply, BaseException)
-                and reply.message_type == MessageType.METHOD_RETURN
-            ):
-                removed += 1
+        # In chunks: dbus-fast drops the connection if its socket ever fills (EAGAIN), so a
+        # window's worth of calls must not be queued at once.
+        for i in range(0, len(paths), _FORGET_CHUNK):
+            calls = [
+                self._bus.call(
+                    Message(
+                        destination=_BLUEZ,
+                        path=adapter_path,
+                        interface=_ADAPTER_IFACE,
+                        member="RemoveDevice",
+                        signature="o",
+                        body=[p],
+                    )
+                )
+                for p in paths[i : i + _FORGET_CHUNK]
+            ]
+            for reply in await asyncio.gather(*calls, return_exceptions=True):
+                if (
+                    not isinstance(reply, BaseException)
+                    and reply.message_type == MessageType.METHOD_RETURN
+                ):
+                    removed += 1
         self.stats.forgotten += removed
         return removed
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import select
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,7 @@ class FakeBlueZ:
     async def start(self) -> None:
         bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
         self.bus = bus
+        _tolerate_eagain(bus)
         bus.add_message_handler(self._handle)
         for rule in (
             "type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'",
@@ -173,6 +175,21 @@ class FakeBlueZ:
                 m.found.add(path)
                 self._call_client(m.sender, m.path or m.root, MONITOR, "DeviceFound", "o", [path])
         return True
+
+    def backlogged(self) -> bool:
+        """True while our bus connection still has unsent messages.
+
+        dbus-fast treats EAGAIN on a direct send as a fatal error, so a fast producer must wait
+        for the socket to drain (the real bluetoothd is paced by the radio instead).
+        """
+        writer = getattr(self.bus, "_writer", None)
+        if writer is None:
+            return False
+        if writer.buf is not None or writer.messages:
+            return True
+        # Linux reports a unix socket writable while at most a quarter of its buffer is used.
+        _, writable, _ = select.select([], [writer.fd], [], 0)
+        return not writable
 
     def set_powered(self, powered: bool, adapter: str = "hci0") -> None:
         a = self.adapters[adapter]
@@ -508,6 +525,45 @@ class FakeBlueZ:
         task = asyncio.get_running_loop().create_task(go())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _tolerate_eagain(bus: MessageBus) -> None:
+    """Make this connection's writer wait on EAGAIN instead of dropping the connection.
+
+    dbus-fast's aio writer treats a full socket as fatal (python-dbus-next issue #153, inherited).
+    The fake can emit thousands of signals in one burst (a scene, a window's RemoveDevice calls),
+    so its own writer must wait for the socket to drain like a C client would.
+    """
+    w = bus._writer  # type: ignore[attr-defined]
+
+    def write_callback(remove_writer: bool = True) -> None:
+        try:
+            while True:
+                if w.buf is None:
+                    if not w.messages:
+                        if remove_writer:
+                            w.loop.remove_writer(w.fd)
+                        return
+                    data, _fds, fut = w.messages.popleft()
+                    w.buf, w.offset, w.fut = memoryview(data), 0, fut
+                try:
+                    w.offset += w.sock.send(w.buf[w.offset :])
+                except BlockingIOError:
+                    w.loop.add_writer(w.fd, w.write_callback)
+                    return
+                if w.offset < len(w.buf):
+                    w.loop.add_writer(w.fd, w.write_callback)
+                    return
+                w.buf = None
+                if w.fut is not None and not w.fut.done():
+                    w.fut.set_result(None)
+        except Exception as exc:  # noqa: BLE001 - same contract as dbus-fast: finalize the bus
+            if w.fut is not None and not w.fut.done():
+                w.fut.set_exception(exc)
+            bus._finalize(exc)  # type: ignore[attr-defined]
+
+    w.write_callback = write_callback
+    w._write_without_remove_writer = lambda: write_callback(False)
 
 
 def _mfr_variant(data: dict[int, bytes]) -> Variant:

@@ -121,3 +121,40 @@ def by_time(txs: list[Tx]) -> Iterator[tuple[float, list[Tx]]]:
             j += 1
         yield txs[i].t, txs[i:j]
         i = j
+
+
+def crowd_scene(devices: int = 1500, minutes: float = 10, t0: float = QUARTER,
+                seed: int = 1) -> Iterator[Tx]:  # fmt: skip
+    """A busy market, generated lazily in time order: 60 % iPhones (Nearby Info, some with the
+    overflow area in the scan response), 20 % Bluezone Android (15 s bursts, a new address per
+    burst, ID per UTC slot), 10 % GAEN, 10 % other; every device about once a second."""
+    rng = random.Random(seed)
+    kinds = []
+    for i in range(devices):
+        r = i % 10
+        kinds.append("iphone" if r < 6 else "bz" if r < 8 else "en" if r < 9 else "other")
+    addrs = [_addr(rng) for _ in range(devices)]
+    ids = [rng.randbytes(12) for _ in range(devices)]
+    rpis = [rng.randbytes(16) for _ in range(devices)]
+    phase = [rng.random() for _ in range(devices)]
+    rssi = [rng.randrange(-95, -45) for _ in range(devices)]
+    for s in range(int(minutes * 60)):
+        t_sec = t0 + s
+        slot = int(t_sec // 900)
+        for i in range(devices):
+            t = t_sec + phase[i]
+            kind = kinds[i]
+            if kind == "bz":
+                if int(t) % 30 == 0 and s:
+                    addrs[i] = _addr(rng)
+                if int(t) % 30 >= 15:
+                    continue
+                bzid = bytes(a ^ (slot & 0xFF) for a in ids[i])
+                yield Tx(t, addrs[i], rssi[i] - s % 3, bz_android(bzid))
+            elif kind == "iphone":
+                rsp = overflow_area() if i % 7 == 0 else b""
+                yield Tx(t, addrs[i], rssi[i] - s % 4, nearby_info(0x18 + i % 8), rsp)
+            elif kind == "en":
+                yield Tx(t, addrs[i], rssi[i] - s % 2, gaen(rpis[i]))
+            else:
+                yield Tx(t, addrs[i], rssi[i], ms_cdp() if i % 2 else unknown_mfr())

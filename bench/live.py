@@ -1,0 +1,193 @@
+"""Live-path benchmark: fake BlueZ (own process) -> D-Bus -> unmodified bleak -> LiveSource ->
+classifier -> windows. Prints adverts/s, the scanner's CPU share per 1,000 adverts/s and its peak RSS
+over a scripted crowd scene (default: 1,500 devices for 10 minutes, time compressed by --speed).
+
+Targets (issue 4): sustain 5,000 adverts/s; peak RSS under 80 MB.
+
+    .venv/bin/python bench/live.py [--devices 1500] [--minutes 10] [--speed 4] [--mode active]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scanner.advert import Advert  # noqa: E402
+from scanner.node_live import passive_plan, run_live  # noqa: E402
+from scanner.pipeline import NodeIdentity, Pipeline  # noqa: E402
+from scanner.schema import WindowReport  # noqa: E402
+from scanner.sources.live import LiveSource  # noqa: E402
+from tests.fakebluez.bus import private_system_bus  # noqa: E402
+from tests.fakebluez.eir import parse  # noqa: E402
+from tests.live.harness import make_classifier  # noqa: E402
+from tests.live.scene import QUARTER, crowd_scene  # noqa: E402
+
+
+class CompressedClock:
+    """Scene time running `speed` times faster than the wall clock, from `start()`."""
+
+    def __init__(self, t0: float, speed: float) -> None:
+        self.t0, self.speed = t0, speed
+        self.m0 = time.monotonic()
+
+    def start(self) -> None:
+        self.m0 = time.monotonic()
+
+    def now(self) -> float:
+        return self.t0 + (time.monotonic() - self.m0) * self.speed
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def baseline(n: int) -> float:
+    """Adverts/s through classifier + windows alone, Advert objects as bleak would deliver them."""
+    classifier = make_classifier()
+    pipe = Pipeline(classifier, identity=NodeIdentity("bench", "bench", mode="simulated"),
+                    sink=lambda r: None, window_s=60, rssi_min_dbm=-80)  # fmt: skip
+    adverts = []
+    for tx in crowd_scene(1500, 1):
+        d = parse(tx.adv)
+        parse(tx.scan_rsp, into=d)
+        adverts.append(Advert(tx.t, tx.address, tx.rssi, d.name, d.manufacturer_data,
+                              d.service_data, tuple(d.uuids), d.tx_power))  # fmt: skip
+        if len(adverts) >= n:
+            break
+    t = time.perf_counter()
+    for a in adverts:
+        pipe.feed(a)
+    return len(adverts) / (time.perf_counter() - t)
+
+
+async def control(bus: object, member: str) -> str:
+    from dbus_fast import Message
+
+    reply = await bus.call(Message(destination="org.bluez", path="/org/bluezaudit/fakebluez",  # type: ignore[attr-defined]
+                                   interface="org.bluezaudit.FakeBlueZ1", member=member))  # fmt: skip
+    if reply.message_type.name == "ERROR":
+        raise RuntimeError(f"{member}: {reply.error_name} {reply.body}")
+    return reply.body[0] if reply.body else ""
+
+
+async def live(args: argparse.Namespace) -> dict[str, float]:
+    from dbus_fast import BusType
+    from dbus_fast.aio import MessageBus
+
+    classifier = make_classifier()
+    reports: list[WindowReport] = []
+    pipe = Pipeline(classifier, identity=NodeIdentity("bench", "bench", mode=args.mode, adapter="hci0"),
+                    sink=reports.append, window_s=60, rssi_min_dbm=-127)  # fmt: skip
+    clock = CompressedClock(QUARTER, args.speed)
+    patterns = passive_plan(classifier).patterns if args.mode == "passive" else ()
+    source = LiveSource(mode=args.mode, or_patterns=patterns, clock=clock)
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    rss_before = rss_mb()
+    stop = asyncio.Event()
+    clock.start()
+    task = asyncio.get_running_loop().create_task(
+        run_live(
+            pipe, source, clock=clock, duration_s=args.minutes * 60 + 1, watchdog_s=0, stop=stop
+        )
+    )
+    while source._scanner is None and not task.done():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # passive: let the monitor activate
+    clock.start()
+    cpu0, wall0 = cpu_s(), time.monotonic()
+    await control(bus, "Play")
+    state: dict[str, float] = {}
+    peak_lag = 0
+    while True:
+        await asyncio.sleep(1.0)
+        state = json.loads(await control(bus, "PlayState"))
+        peak_lag = max(peak_lag, int(state["reports"]) - source.stats.received)
+        if state["done"]:
+            break
+    # let the last reports arrive
+    for _ in range(50):
+        if source.stats.received >= state["reports"]:
+            break
+        await asyncio.sleep(0.1)
+        state = json.loads(await control(bus, "PlayState"))
+    wall = time.monotonic() - wall0
+    cpu = cpu_s() - cpu0
+    stop.set()
+    await task
+    bus.disconnect()
+    received = source.stats.received
+    return {
+        "sent": state["sent"], "reports": state["reports"], "received": received,
+        "overflow": source.stats.overflow, "wall_s": wall, "cpu_s": cpu,
+        "rate": received / wall, "fake_behind_s": state["behind_s"], "peak_lag": peak_lag,
+        "rss_before_mb": rss_before, "rss_peak_mb": rss_mb(), "windows": len(reports),
+        "iphones_mean": sum(r.count("iphone") for r in reports) / max(1, len(reports)),
+        "bz_android_mean": sum(r.count("bluezone", "android") for r in reports) / max(1, len(reports)),
+        "forgotten": source.stats.forgotten,
+    }  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--devices", type=int, default=1500)
+    p.add_argument("--minutes", type=float, default=10)
+    p.add_argument("--speed", type=float, default=4.0, help="scene seconds per wall second")
+    p.add_argument("--mode", choices=["active", "passive"], default="active")
+    p.add_argument("--skip-baseline", action="store_true")
+    args = p.parse_args()
+    if not args.skip_baseline:
+        print(f"baseline (classifier + windows, no D-Bus): {baseline(50_000):,.0f} adverts/s")
+    with tempfile.TemporaryDirectory(dir=ROOT / ".tmp" if (ROOT / ".tmp").is_dir() else None) as d, \
+            private_system_bus(Path(d)):  # fmt: skip
+        fake = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakebluez", "--crowd", str(args.devices),
+             "--minutes", str(args.minutes), "--speed", str(args.speed)],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True, env=os.environ.copy(),
+        )  # fmt: skip
+        try:
+            assert fake.stdout is not None
+            if fake.stdout.readline().strip() != "READY":
+                raise SystemExit("fake BlueZ did not start")
+            r = asyncio.run(live(args))
+        finally:
+            os.kill(fake.pid, signal.SIGTERM)
+            fake.wait(10)
+    offered = r["sent"] / r["wall_s"]
+    print(f"scene: {args.devices} devices, {args.minutes:g} min at {args.speed:g}x "
+          f"({args.minutes * 60 / args.speed:.0f} s wall), mode {args.mode}")  # fmt: skip
+    print(f"fake BlueZ sent {r['sent']:,.0f} adverts ({offered:,.0f}/s offered), "
+          f"{r['reports']:,.0f} D-Bus reports; fell behind its schedule by up to {r['fake_behind_s']:.2f} s")  # fmt: skip
+    print(f"scanner received {r['received']:,.0f} ({r['rate']:,.0f} adverts/s), queue overflow "
+          f"{r['overflow']:,.0f}, peak backlog {r['peak_lag']:,.0f} reports")  # fmt: skip
+    share = r["cpu_s"] / r["wall_s"]
+    per_k = share / (r["rate"] / 1000) if r["rate"] else float("nan")
+    print(f"scanner CPU {r['cpu_s']:.1f} s over {r['wall_s']:.1f} s = {share:.0%} of one core; "
+          f"{per_k:.1%} of a core per 1,000 adverts/s")  # fmt: skip
+    print(f"scanner peak RSS {r['rss_peak_mb']:.1f} MB (after imports and bus setup: "
+          f"{r['rss_before_mb']:.1f} MB); target < 80 MB")  # fmt: skip
+    print(f"windows {r['windows']:.0f}; mean iPhones/window {r['iphones_mean']:.0f}, "
+          f"Bluezone Android/window {r['bz_android_mean']:.0f}; devices forgotten {r['forgotten']:,.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
