@@ -27,8 +27,11 @@ def bz_ios_fg() -> bytes:
     return FLAGS_IOS + b"\x11\x07" + uuid + b"\x09\x09Bluezone"
 
 
-def nearby_info(status: int = 0x1C) -> bytes:
-    return FLAGS_IOS + bytes.fromhex("020a0c") + bytes([0x0A, 0xFF, 0x4C, 0x00, 0x10, 0x05, 0x01, status, 0x00, 0x00, 0x00])
+def nearby_info(status: int = 0x1E) -> bytes:
+    # The iPhone shape: Nearby Info of length 6 (real-adverts herald-iphonex-*); status 0x1C/0x1F
+    # and watchOS 0x18/0x98 would mark a Mac, iPad or Watch (signatures.yaml demotions).
+    tlv = bytes([0x10, 0x06, 0x07, status, 0xA3, 0xDD, 0x89, 0xE0])
+    return FLAGS_IOS + bytes.fromhex("020a0c") + bytes([len(tlv) + 3, 0xFF, 0x4C, 0x00]) + tlv
 
 
 def overflow_area(byte0: int = 0x08) -> bytes:
@@ -88,11 +91,11 @@ def main_scene(t0: float = QUARTER - 180, seconds: int = 360, seed: int = 4) -> 
         if s % 2 == 0:
             out.append(Tx(t, ios_fg, -65 - s % 3, bz_ios_fg()))
             out.append(Tx(t, ios_bg, -66 - s % 3, nearby_info(), overflow_area()))
-            out.append(Tx(t, ip1, -55 - s % 5, nearby_info(0x1C)))
+            out.append(Tx(t, ip1, -55 - s % 5, nearby_info(0x1E)))
             out.append(Tx(t, en, -70 - s % 3, gaen(rpi)))
-            out.append(Tx(t, far, -95 - s % 2, nearby_info(0x18)))  # below the -80 dBm gate
+            out.append(Tx(t, far, -95 - s % 2, nearby_info(0x1A)))  # below the -80 dBm gate
         if s % 2 == 1:
-            out.append(Tx(t, ip2, -58 - s % 4, nearby_info(0x1E)))
+            out.append(Tx(t, ip2, -58 - s % 4, nearby_info(0x1A)))
             out.append(Tx(t, pc, -62, ms_cdp()))
             out.append(Tx(t, odd, -64 - s % 2, unknown_mfr()))
     return out
@@ -153,7 +156,7 @@ def crowd_scene(devices: int = 1500, minutes: float = 10, t0: float = QUARTER,
                 yield Tx(t, addrs[i], rssi[i] - s % 3, bz_android(bzid))
             elif kind == "iphone":
                 rsp = overflow_area() if i % 7 == 0 else b""
-                yield Tx(t, addrs[i], rssi[i] - s % 4, nearby_info(0x18 + i % 8), rsp)
+                yield Tx(t, addrs[i], rssi[i] - s % 4, nearby_info((0x1A, 0x1B, 0x1E)[i % 3]), rsp)
             elif kind == "en":
                 yield Tx(t, addrs[i], rssi[i] - s % 2, gaen(rpis[i]))
             else:
