@@ -182,7 +182,9 @@ def build_ad(
     manufacturer_data: Mapping[int, bytes] | Iterable[tuple[int, bytes]] = (),
     tx_power: int | None = None,
     service_uuids: Iterable[str | int] = (),
-    service_data: Mapping[str | int, bytes] | Iterable[tuple[str | int, bytes]] = (),
+    service_data: Mapping[str, bytes]
+    | Mapping[int, bytes]
+    | Iterable[tuple[str | int, bytes]] = (),
     appearance: int | None = None,
     extra: Iterable[tuple[int, bytes]] = (),
 ) -> bytes:
@@ -210,7 +212,9 @@ def build_ad(
     for t in (UUID16_COMPLETE, UUID32_COMPLETE, UUID128_COMPLETE):
         if t in groups:
             out += ad(t, groups[t])
-    sd = service_data.items() if isinstance(service_data, Mapping) else service_data
+    sd: Iterable[tuple[str | int, bytes]] = (
+        service_data.items() if isinstance(service_data, Mapping) else service_data
+    )
     for u, payload in sd:
         raw = uuid_to_le(u)
         t = {2: SERVICE_DATA16, 4: SERVICE_DATA32}.get(len(raw), SERVICE_DATA128)

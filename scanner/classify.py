@@ -51,8 +51,11 @@ def category_of(sightings: tuple[Sighting, ...], precedence: tuple[str, ...]) ->
 class Classifier:
     """Evaluates a SignatureTable against adverts; see signatures.yaml for the semantics."""
 
-    def __init__(self, table: SignatureTable | None = None) -> None:
+    def __init__(
+        self, table: SignatureTable | None = None, *, cache_size: int = _CACHE_MAX
+    ) -> None:
         self.table = table if table is not None else load_signatures()
+        self._cache_max = max(1, cache_size)
         self._sigs = self.table.signatures
         self._anchors: dict[tuple[object, ...], list[int]] = {}
         for i, sig in enumerate(self._sigs):
@@ -60,6 +63,10 @@ class Classifier:
         self._payload_cache: dict[tuple[bytes, bytes | None], tuple[_Template, ...]] = {}
         self._result_cache: dict[tuple[bytes, bytes | None, str], tuple[Sighting, ...]] = {}
         self._fixed_cache: dict[tuple[bytes, bytes | None], tuple[Sighting, ...]] = {}
+
+    def cache_sizes(self) -> tuple[int, int, int]:
+        """Entries held in the three caches (payload-only results, templates, payload+address)."""
+        return len(self._fixed_cache), len(self._payload_cache), len(self._result_cache)
 
     def strata(self) -> tuple[tuple[str, str], ...]:
         """Every counted (category, stratum) the table can emit, for zero counts."""
@@ -94,15 +101,15 @@ class Classifier:
             if all(t[2] is not None for t in templates):
                 # Address-independent (rolling IDs, RPIs, nothing at all): one answer per payload.
                 fixed = self._attach(templates, "")
-                if len(self._fixed_cache) >= _CACHE_MAX:
+                if len(self._fixed_cache) >= self._cache_max:
                     self._fixed_cache.clear()
                 self._fixed_cache[ck] = fixed
                 return fixed
-            if len(self._payload_cache) >= _CACHE_MAX:
+            if len(self._payload_cache) >= self._cache_max:
                 self._payload_cache.clear()
             self._payload_cache[ck] = templates
         done = self._attach(templates, address)
-        if len(self._result_cache) >= _CACHE_MAX:
+        if len(self._result_cache) >= self._cache_max:
             self._result_cache.clear()
         self._result_cache[rk] = done
         return done
