@@ -267,3 +267,39 @@ def test_hostile_apple_tlvs_never_raise(payload: bytes, tail: bytes) -> None:
 )
 def test_classify_weird_dicts_never_raise(mfr: dict, sdata: dict, uuids: list) -> None:  # type: ignore[type-arg]
     C.classify(FakeBleak(None, mfr, sdata, uuids, None), ADDR)
+
+
+def test_passive_plan_patterns() -> None:
+    plan = C.passive_patterns()
+    assert (0, 0xFF, b"\xb5\x22") in plan.patterns  # R1/R2/R3: company 0x22B5
+    assert (0, 0x03, b"\x56\x4e") in plan.patterns  # UUID16 0x4E56
+    assert (0, 0x16, b"\x6f\xfd") in plan.patterns  # EN service data
+    ios_v2 = bytes.fromhex("67a607add1172fa1c44bf573564e0000")
+    assert (0, 0x07, ios_v2) in plan.by_signature["bz_ios_v2_fg"]
+    assert (0, 0xFF, b"\x4c\x00") in plan.patterns  # every Apple TLV, wherever it sits
+    for start, ad_type, content in plan.patterns:
+        assert content and start + len(content) <= 31 and 0 < ad_type <= 0xFF
+    # no pattern is made redundant by a shorter one of the same start and type
+    for p in plan.patterns:
+        assert not any(q != p and q[:2] == p[:2] and p[2].startswith(q[2]) for q in plan.patterns)
+    assert {"bz_ios_v2_bg", "bz_ios_v1_bg", "unknown", "iphone_ios_app_fg"} <= set(plan.unsupported)
+    assert "bz_android_v2" not in plan.unsupported
+    assert all(name in plan.reasons for name in plan.unsupported)
+
+
+def test_passive_patterns_let_every_counted_kind_through() -> None:
+    # Each factory advert that counts (bar the overflow-only and catch-all cases) matches a pattern.
+    from scanner.adparse import iter_ad
+
+    plan = C.passive_patterns()
+    for kind in KINDS:
+        p = advert(kind)
+        rules = {s.rule for s in C.classify_raw(p.adv, None, ADDR)}
+        if rules <= {"other", "R9-overflow", "R6/exclusive", "R7/exclusive", "R9-app"}:
+            continue
+        structures = iter_ad(p.adv)
+        assert any(
+            t == ad_type and d[start : start + len(content)] == content
+            for start, ad_type, content in plan.patterns
+            for t, d in structures
+        ), kind
