@@ -142,3 +142,7 @@ def _render(data: object, fmt: str, lang: str) -> str:
     if fmt == "json":
         return report_text.to_json(data)
     return report_text.to_table(data, lang)
+
+
+if __name__ == "__main__":
+    report()

@@ -10,6 +10,7 @@ from aggregator.i18n import t
 from aggregator.method_notes import method_notes
 from aggregator.report_tables import ReportData, Row
 from aggregator.report_text import _record, records, summary_lines
+from scanner.estimate import METHODS
 from scanner.schema import iso_utc
 
 
@@ -21,8 +22,9 @@ def sheet_names(lang: str) -> list[str]:
 def write_xlsx(data: ReportData, path: Path, lang: str = "vi") -> None:
     names = sheet_names(lang)
     summary = pd.DataFrame(records(data))
-    summary = summary.rename(columns={k: t(k, lang) for k in data.options.by})
+    summary = summary.rename(columns=_headers(data.options.by, lang))
     sites = pd.DataFrame([_site_record(r) for r in data.site_rows])
+    sites = sites.rename(columns=_headers(("site",), lang))
     nodes = pd.DataFrame(
         [
             {"node": n[0], "site": n[1], "windows": n[2], "excl_clock": n[3],
@@ -45,6 +47,19 @@ def write_xlsx(data: ReportData, path: Path, lang: str = "vi") -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for df, name in zip([summary, sites, nodes, params, notes], names, strict=True):
             df.to_excel(xw, sheet_name=name, index=False)
+
+
+def _headers(by: tuple[str, ...], lang: str) -> dict[str, str]:
+    """Column titles in the report language; estimate columns keep their method's name."""
+    out = {k: t(k, lang) for k in (*by, "windows", "used", "excl_clock", "excl_coverage",
+                                   "nodes", "registered")}  # fmt: skip
+    low, high = ("thấp", "cao") if lang == "vi" else ("low", "high")
+    for m in METHODS:
+        out[m] = t(m, lang)
+        out[f"{m}_low"] = f"{t(m, lang)} ({low})"
+        out[f"{m}_high"] = f"{t(m, lang)} ({high})"
+    out["best_method"] = t("method", lang)
+    return out
 
 
 def _site_record(r: Row) -> dict[str, object]:
