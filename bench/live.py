@@ -1,6 +1,8 @@
-"""Live-path benchmark: fake BlueZ (own process) -> D-Bus -> unmodified bleak -> LiveSource ->
-classifier -> windows. Prints adverts/s, the scanner's CPU share per 1,000 adverts/s and its peak RSS
-over a scripted crowd scene (default: 1,500 devices for 10 minutes, time compressed by --speed).
+"""Live-path benchmark: fake BlueZ (own process) -> D-Bus -> unmodified bleak -> LiveSource.
+
+Then classifier -> windows. Prints adverts/s, the scanner's CPU share per 1,000 adverts/s and its
+peak RSS over a scripted crowd scene (default: 1,500 devices for 10 minutes, time compressed by
+--speed).
 
 Targets (issue 4): sustain 5,000 adverts/s; peak RSS under 80 MB.
 
@@ -64,14 +66,29 @@ def cpu_s() -> float:
 def baseline(n: int) -> float:
     """Adverts/s through classifier + windows alone, Advert objects as bleak would deliver them."""
     classifier = make_classifier()
-    pipe = Pipeline(classifier, identity=NodeIdentity("bench", "bench", mode="simulated"),
-                    sink=lambda r: None, window_s=60, rssi_min_dbm=-80)  # fmt: skip
+    pipe = Pipeline(
+        classifier,
+        identity=NodeIdentity("bench", "bench", mode="simulated"),
+        sink=lambda r: None,
+        window_s=60,
+        rssi_min_dbm=-80,
+    )
     adverts = []
     for tx in crowd_scene(1500, 1):
         d = parse(tx.adv)
         parse(tx.scan_rsp, into=d)
-        adverts.append(Advert(tx.t, tx.address, tx.rssi, d.name, d.manufacturer_data,
-                              d.service_data, tuple(d.uuids), d.tx_power))  # fmt: skip
+        adverts.append(
+            Advert(
+                tx.t,
+                tx.address,
+                tx.rssi,
+                d.name,
+                d.manufacturer_data,
+                d.service_data,
+                tuple(d.uuids),
+                d.tx_power,
+            )
+        )
         if len(adverts) >= n:
             break
     t = time.perf_counter()
@@ -83,8 +100,14 @@ def baseline(n: int) -> float:
 async def control(bus: object, member: str) -> str:
     from dbus_fast import Message
 
-    reply = await bus.call(Message(destination="org.bluez", path="/org/bluezaudit/fakebluez",  # type: ignore[attr-defined]
-                                   interface="org.bluezaudit.FakeBlueZ1", member=member))  # fmt: skip
+    reply = await bus.call(
+        Message(
+            destination="org.bluez",
+            path="/org/bluezaudit/fakebluez",  # type: ignore[attr-defined]
+            interface="org.bluezaudit.FakeBlueZ1",
+            member=member,
+        )
+    )
     if reply.message_type.name == "ERROR":
         raise RuntimeError(f"{member}: {reply.error_name} {reply.body}")
     return reply.body[0] if reply.body else ""
@@ -96,8 +119,13 @@ async def live(args: argparse.Namespace) -> dict[str, float]:
 
     classifier = make_classifier()
     reports: list[WindowReport] = []
-    pipe = Pipeline(classifier, identity=NodeIdentity("bench", "bench", mode=args.mode, adapter="hci0"),
-                    sink=reports.append, window_s=60, rssi_min_dbm=-127)  # fmt: skip
+    pipe = Pipeline(
+        classifier,
+        identity=NodeIdentity("bench", "bench", mode=args.mode, adapter="hci0"),
+        sink=reports.append,
+        window_s=60,
+        rssi_min_dbm=-127,
+    )
     clock = CompressedClock(QUARTER, args.speed)
     patterns = passive_plan(classifier).patterns if args.mode == "passive" else ()
     source = LiveSource(mode=args.mode, or_patterns=patterns, clock=clock)
@@ -137,14 +165,23 @@ async def live(args: argparse.Namespace) -> dict[str, float]:
     bus.disconnect()
     received = source.stats.received
     return {
-        "sent": state["sent"], "reports": state["reports"], "received": received,
-        "overflow": source.stats.overflow, "wall_s": wall, "cpu_s": cpu,
-        "rate": received / wall, "fake_behind_s": state["behind_s"], "peak_lag": peak_lag,
-        "rss_before_mb": rss_before, "rss_peak_mb": rss_mb(), "windows": len(reports),
+        "sent": state["sent"],
+        "reports": state["reports"],
+        "received": received,
+        "overflow": source.stats.overflow,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rate": received / wall,
+        "fake_behind_s": state["behind_s"],
+        "peak_lag": peak_lag,
+        "rss_before_mb": rss_before,
+        "rss_peak_mb": rss_mb(),
+        "windows": len(reports),
         "iphones_mean": sum(r.count("iphone") for r in reports) / max(1, len(reports)),
-        "bz_android_mean": sum(r.count("bluezone", "android") for r in reports) / max(1, len(reports)),
+        "bz_android_mean": sum(r.count("bluezone", "android") for r in reports)
+        / max(1, len(reports)),
         "forgotten": source.stats.forgotten,
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -157,13 +194,27 @@ def main() -> None:
     args = p.parse_args()
     if not args.skip_baseline:
         print(f"baseline (classifier + windows, no D-Bus): {baseline(50_000):,.0f} adverts/s")
-    with tempfile.TemporaryDirectory(dir=ROOT / ".tmp" if (ROOT / ".tmp").is_dir() else None) as d, \
-            private_system_bus(Path(d)):  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(dir=ROOT / ".tmp" if (ROOT / ".tmp").is_dir() else None) as d,
+        private_system_bus(Path(d)),
+    ):
         fake = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakebluez", "--crowd", str(args.devices),
-             "--minutes", str(args.minutes), "--speed", str(args.speed)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True, env=os.environ.copy(),
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "tests.fakebluez",
+                "--crowd",
+                str(args.devices),
+                "--minutes",
+                str(args.minutes),
+                "--speed",
+                str(args.speed),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
         try:
             assert fake.stdout is not None
             if fake.stdout.readline().strip() != "READY":
@@ -173,20 +224,34 @@ def main() -> None:
             os.kill(fake.pid, signal.SIGTERM)
             fake.wait(10)
     offered = r["sent"] / r["wall_s"]
-    print(f"scene: {args.devices} devices, {args.minutes:g} min at {args.speed:g}x "
-          f"({args.minutes * 60 / args.speed:.0f} s wall), mode {args.mode}")  # fmt: skip
-    print(f"fake BlueZ sent {r['sent']:,.0f} adverts ({offered:,.0f}/s offered), "
-          f"{r['reports']:,.0f} D-Bus reports; fell behind its schedule by up to {r['fake_behind_s']:.2f} s")  # fmt: skip
-    print(f"scanner received {r['received']:,.0f} ({r['rate']:,.0f} adverts/s), queue overflow "
-          f"{r['overflow']:,.0f}, peak backlog {r['peak_lag']:,.0f} reports")  # fmt: skip
+    print(
+        f"scene: {args.devices} devices, {args.minutes:g} min at {args.speed:g}x "
+        f"({args.minutes * 60 / args.speed:.0f} s wall), mode {args.mode}"
+    )
+    print(
+        f"fake BlueZ sent {r['sent']:,.0f} adverts ({offered:,.0f}/s offered), "
+        f"{r['reports']:,.0f} D-Bus reports; "
+        f"fell behind its schedule by up to {r['fake_behind_s']:.2f} s"
+    )
+    print(
+        f"scanner received {r['received']:,.0f} ({r['rate']:,.0f} adverts/s), queue overflow "
+        f"{r['overflow']:,.0f}, peak backlog {r['peak_lag']:,.0f} reports"
+    )
     share = r["cpu_s"] / r["wall_s"]
     per_k = share / (r["rate"] / 1000) if r["rate"] else float("nan")
-    print(f"scanner CPU {r['cpu_s']:.1f} s over {r['wall_s']:.1f} s = {share:.0%} of one core; "
-          f"{per_k:.1%} of a core per 1,000 adverts/s")  # fmt: skip
-    print(f"scanner peak RSS {r['rss_peak_mb']:.1f} MB (after imports and bus setup: "
-          f"{r['rss_before_mb']:.1f} MB); target < 80 MB")  # fmt: skip
-    print(f"windows {r['windows']:.0f}; mean iPhones/window {r['iphones_mean']:.0f}, "
-          f"Bluezone Android/window {r['bz_android_mean']:.0f}; devices forgotten {r['forgotten']:,.0f}")  # fmt: skip
+    print(
+        f"scanner CPU {r['cpu_s']:.1f} s over {r['wall_s']:.1f} s = {share:.0%} of one core; "
+        f"{per_k:.1%} of a core per 1,000 adverts/s"
+    )
+    print(
+        f"scanner peak RSS {r['rss_peak_mb']:.1f} MB (after imports and bus setup: "
+        f"{r['rss_before_mb']:.1f} MB); target < 80 MB"
+    )
+    print(
+        f"windows {r['windows']:.0f}; mean iPhones/window {r['iphones_mean']:.0f}, "
+        f"Bluezone Android/window {r['bz_android_mean']:.0f}; "
+        f"devices forgotten {r['forgotten']:,.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -61,13 +61,13 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Replay a pcap/pcapng/btsnoop/JSONL capture instead of scanning.")  # fmt: skip
 @click.option("--realtime/--fast", default=False, help="Pace a replay like the original capture.")
-@click.option("--mode", type=click.Choice(["active", "passive"]), default="active", show_default=True,
-              help="Live scanning: active (scan requests; every OS) or passive (Linux, BlueZ -E).")  # fmt: skip
+@click.option("--mode", type=click.Choice(["active", "passive"]), default="active",
+              show_default=True, help="Live: active (any OS) or passive (Linux, -E).")  # fmt: skip
 @click.option("--adapter", default=None, help="Live scanning: adapter to use, e.g. hci1.")
 @click.option("--duration", default=None, callback=lambda c, p, v: _duration(c, p, v),
-              help="Live scanning: stop after e.g. 10m, 90s or 1h (default: run until stopped).")  # fmt: skip
+              help="Live: stop after e.g. 10m, 90s or 1h (default: until stopped).")  # fmt: skip
 @click.option("--watchdog", type=click.FloatRange(0), default=60.0, show_default=True,
-              help="Live scanning: restart the scanner after this many seconds without adverts (0: off).")  # fmt: skip
+              help="Live: restart the scanner after this many silent seconds (0: off).")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Count and print only; publish nothing, keep no outbox.")
 @click.option("--json", "as_json", is_flag=True, help="One encoded WindowReport per line.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")

@@ -38,23 +38,29 @@ def run_live_cli(kw: dict[str, Any]) -> None:
     from scanner.liveview import LiveView
     from scanner.node_live import passive_plan, run_live
     from scanner.runner import RunOptions, build_pipeline
-    from scanner.sources.live import LiveSource, ScanError, SystemClock
+    from scanner.sources.live import LiveSource, ScanError, ScanMode, SystemClock
 
-    mode = kw.get("mode") or "active"
+    mode: ScanMode = "passive" if kw.get("mode") == "passive" else "active"
     if mode == "passive" and not sys.platform.startswith("linux"):
         raise click.UsageError(
             f"--mode passive needs Linux (BlueZ advertisement monitors); on {sys.platform} "
             "use --mode active"
         )
     opts = RunOptions(
-        node=kw["node"], site=kw["site"], window_s=kw["window_s"],
-        rssi_min_dbm=kw["rssi_min_dbm"], signatures=kw["signatures"],
-        headcount=kw["headcount"], as_json=kw["as_json"], dry_run=kw["dry_run"],
-    )  # fmt: skip
+        node=kw["node"],
+        site=kw["site"],
+        window_s=kw["window_s"],
+        rssi_min_dbm=kw["rssi_min_dbm"],
+        signatures=kw["signatures"],
+        headcount=kw["headcount"],
+        as_json=kw["as_json"],
+        dry_run=kw["dry_run"],
+    )
     view = LiveView(sys.stdout, as_json=kw["as_json"])
     try:
-        pipeline = build_pipeline(opts, [view.window], mode=mode, adapter=kw.get("adapter"),
-                                  clock_synced=clock_synced())  # fmt: skip
+        pipeline = build_pipeline(
+            opts, [view.window], mode=mode, adapter=kw.get("adapter"), clock_synced=clock_synced()
+        )
     except SignatureError as exc:
         raise click.ClickException(str(exc)) from exc
     patterns: tuple[tuple[int, int, bytes], ...] = ()
@@ -62,8 +68,9 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         plan = passive_plan(pipeline.classifier)
         patterns = plan.patterns
         click.echo(plan.describe(), err=True)
-    source = LiveSource(mode=mode, adapter=kw.get("adapter"), or_patterns=patterns,
-                        clock=SystemClock())  # fmt: skip
+    source = LiveSource(
+        mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=SystemClock()
+    )
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -72,9 +79,15 @@ def run_live_cli(kw: dict[str, Any]) -> None:
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGTERM, stop.set)
         with view:
-            await run_live(pipeline, source, clock=source.clock, duration_s=kw.get("duration"),
-                           watchdog_s=kw.get("watchdog") or 0.0,
-                           on_status=view.on_status, stop=stop)  # fmt: skip
+            await run_live(
+                pipeline,
+                source,
+                clock=source.clock,
+                duration_s=kw.get("duration"),
+                watchdog_s=kw.get("watchdog") or 0.0,
+                on_status=view.on_status,
+                stop=stop,
+            )
 
     try:
         asyncio.run(go())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import platform
@@ -55,8 +56,9 @@ def bluez_version() -> Check:
     if exe is None:
         return Check("bluez", "warn", "bluetoothctl not found (apt-get install bluez)")
     try:
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True,
-                             timeout=_TIMEOUT_S, check=False).stdout.strip()  # fmt: skip
+        out = subprocess.run(
+            [exe, "--version"], capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Check("bluez", "warn", f"bluetoothctl --version failed: {exc}")
     version = out.split()[-1] if out else "unknown"
@@ -84,17 +86,32 @@ async def adapter_checks(wanted: str | None) -> list[Check]:
         if wanted and name != wanted:
             continue
         state = "powered" if a.powered else "powered OFF (bluetoothctl power on)"
-        out.append(Check(name, "ok" if a.powered and a.central else "fail",
-                         f"{state}; {'central role' if a.central else 'no central role'}"))  # fmt: skip
+        out.append(
+            Check(
+                name,
+                "ok" if a.powered and a.central else "fail",
+                f"{state}; {'central role' if a.central else 'no central role'}",
+            )
+        )
         if a.monitor_api:
             types = ", ".join(a.monitor_types) or "none"
             ok = "or_patterns" in a.monitor_types
-            out.append(Check(f"{name} passive", "ok" if ok else "warn",
-                             f"advertisement monitors available (types: {types})"))  # fmt: skip
+            out.append(
+                Check(
+                    f"{name} passive",
+                    "ok" if ok else "warn",
+                    f"advertisement monitors available (types: {types})",
+                )
+            )
         else:
-            out.append(Check(f"{name} passive", "warn",
-                             "no advertisement-monitor API: enable BlueZ experimental features "
-                             "(deploy/bluetooth/experimental.conf) or use --mode active"))  # fmt: skip
+            out.append(
+                Check(
+                    f"{name} passive",
+                    "warn",
+                    "no advertisement-monitor API: enable BlueZ experimental features "
+                    "(deploy/bluetooth/experimental.conf) or use --mode active",
+                )
+            )
     if wanted and wanted not in adapters:
         out.append(Check(wanted, "fail", "not found"))
     return out
@@ -105,8 +122,13 @@ def clock_synced() -> bool | None:
     exe = shutil.which("timedatectl")
     if exe is not None:
         try:
-            r = subprocess.run([exe, "show", "-p", "NTPSynchronized", "--value"],
-                               capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)  # fmt: skip
+            r = subprocess.run(
+                [exe, "show", "-p", "NTPSynchronized", "--value"],
+                capture_output=True,
+                text=True,
+                timeout=_TIMEOUT_S,
+                check=False,
+            )
             value = r.stdout.strip()
             if r.returncode == 0 and value in ("yes", "no"):
                 return value == "yes"
@@ -145,10 +167,8 @@ async def broker_check(broker: str) -> Check:
     except (OSError, TimeoutError) as exc:
         return Check("broker", "fail", f"{host}:{port} not reachable ({exc or 'timeout'})")
     writer.close()
-    try:
+    with contextlib.suppress(OSError):
         await writer.wait_closed()
-    except OSError:
-        pass
     return Check("broker", "ok", f"{host}:{port} reachable (TCP)")
 
 
@@ -165,4 +185,3 @@ def split_host_port(broker: str) -> tuple[str, int]:
 
 def format_checks(checks: list[Check]) -> str:
     return "\n".join(c.line() for c in checks)
-

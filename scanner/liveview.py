@@ -1,4 +1,4 @@
-"""The inspector's live view (rich): time left, counts per category, running Bluezone / phones ratio."""
+"""The inspector's live view (rich): time left, counts per category, Bluezone / phones so far."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ class RunningRatio:
     def text(self) -> str:
         if self.phones == 0:
             return "- (no phones seen yet)"
-        return f"{self.bluezone / self.phones:.0%} ({self.bluezone} / {self.phones}, {self.windows} windows)"
+        ratio = self.bluezone / self.phones
+        return f"{ratio:.0%} ({self.bluezone} / {self.phones}, {self.windows} windows)"
 
 
 def _clock(seconds: float) -> str:
@@ -52,10 +53,13 @@ def _clock(seconds: float) -> str:
 class LiveView:
     """Window sink and status hook; a rich panel on a terminal, one line per window otherwise."""
 
-    def __init__(self, out: TextIO | None = None, *, as_json: bool = False,
-                 interactive: bool | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, out: TextIO | None = None, *, as_json: bool = False, interactive: bool | None = None
+    ) -> None:
         self.out = out or sys.stdout
-        self.interactive = (self.out.isatty() and not as_json) if interactive is None else interactive
+        self.interactive = (
+            (self.out.isatty() and not as_json) if interactive is None else interactive
+        )
         self.ratio = RunningRatio()
         self.reports: list[WindowReport] = []
         self.last: WindowReport | None = None
@@ -68,8 +72,12 @@ class LiveView:
             from rich.console import Console
             from rich.live import Live
 
-            self._live = Live(self._render(), console=Console(file=self.out),
-                              refresh_per_second=2, transient=False)  # fmt: skip
+            self._live = Live(
+                self._render(),
+                console=Console(file=self.out),
+                refresh_per_second=2,
+                transient=False,
+            )
             self._live.start()
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,8 +85,9 @@ def _split_plan(result: Any) -> tuple[list[OrPatternTuple], list[str]]:
         names = getattr(result, "unseen", getattr(result, "unsupported", ()))
     out = []
     for p in pats:
-        start, ad_type, content = (getattr(p, a, None) for a in ("start_position", "ad_data_type",
-                                                                 "content_of_pattern"))  # fmt: skip
+        start, ad_type, content = (
+            getattr(p, a, None) for a in ("start_position", "ad_data_type", "content_of_pattern")
+        )
         if content is None:
             start, ad_type, content = p
         out.append((int(start), int(ad_type), bytes(content)))  # type: ignore[arg-type]
@@ -125,6 +127,9 @@ async def run_live(
     Raises ScanError when scanning cannot start. Windows close on time even when nothing is heard.
     """
     await source.start()
+    if source.adapter and pipeline.identity.adapter != source.adapter:
+        # The adapter bleak really uses (the default one when none was named) goes into health.
+        pipeline.identity = dataclasses.replace(pipeline.identity, adapter=source.adapter)
     t0 = clock.now()
     status = LiveStatus(t0, duration_s, source.mode, source.adapter)
     pipeline.start(t0)
@@ -218,4 +223,3 @@ def parse_duration(text: str) -> float:
     if total <= 0:
         raise ValueError(f"bad duration {text!r}: must be positive")
     return total
-

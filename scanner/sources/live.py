@@ -11,10 +11,10 @@ manufacturer/service data into old values (shared/test-infra.md §3.2, §3.5). T
    source reported since the last boundary (never for paired, bonded, trusted or connected devices).
    BlueZ drops the object and its merged data, and the device's next advert, even a byte-identical
    one, comes back as a fresh `InterfacesAdded` carrying only that advert's data. Passive scanning
-   (advertisement monitors) has no DuplicateData, so this is what makes a phone standing still with a
-   constant RSSI count in every window there, and what stops stale Bluezone data from lingering
-   into later windows. bluetoothd itself drops such temporary devices after 30 s of silence
-   (main.conf `TemporaryTimeout`), so removing them early loses nothing.
+   (advertisement monitors) has no DuplicateData, so this is what makes a phone standing still
+   with a constant RSSI count in every window there, and what stops stale Bluezone data from
+   lingering into later windows. bluetoothd itself drops such temporary devices after 30 s of
+   silence (main.conf `TemporaryTimeout`), so removing them early loses nothing.
 
 No presence is ever assumed: a device counts in a window only if it advertised in it (a "linger"
 that re-emitted old classifications would count phones that had left). Within one window, passive
@@ -138,7 +138,8 @@ def msg_bus_unreachable(detail: str) -> str:
 
 def msg_not_linux_passive(platform: str) -> str:
     return (
-        f"passive scanning is only available on Linux (BlueZ advertisement monitors); on {platform} "
+        "passive scanning is only available on Linux (BlueZ advertisement monitors); "
+        f"on {platform} "
         "bleak scans actively only: use --mode active"
     )
 
@@ -190,7 +191,7 @@ class LiveSource:
         if scanner is not None:
             try:
                 await scanner.stop()
-            except Exception as exc:  # noqa: BLE001 - stopping must never mask the real error
+            except Exception as exc:
                 log.warning("stopping the scanner failed: %s", exc)
         if self._bus is not None:
             self._bus.disconnect()
@@ -376,9 +377,13 @@ async def list_adapters(bus: Any) -> dict[str, AdapterInfo]:
     from dbus_fast import Message, MessageType
 
     reply = await bus.call(
-        Message(destination=_BLUEZ, path="/", interface="org.freedesktop.DBus.ObjectManager",
-                member="GetManagedObjects")
-    )  # fmt: skip
+        Message(
+            destination=_BLUEZ,
+            path="/",
+            interface="org.freedesktop.DBus.ObjectManager",
+            member="GetManagedObjects",
+        )
+    )
     if reply.message_type == MessageType.ERROR:
         name = reply.error_name or ""
         if name.endswith(("AccessDenied", "NotAuthorized")):

@@ -55,8 +55,13 @@ async def amain(args: argparse.Namespace) -> None:
             player.task = asyncio.get_running_loop().create_task(player.play())
             return Message.new_method_return(msg)
         if msg.member == "PlayState":
-            state = {"sent": player.sent, "done": player.done, "behind_s": player.behind_s,
-                     "reports": fake.reports, "dropped": fake.dropped}  # fmt: skip
+            state = {
+                "sent": player.sent,
+                "done": player.done,
+                "behind_s": player.behind_s,
+                "reports": fake.reports,
+                "dropped": fake.dropped,
+            }
             return Message.new_method_return(msg, "s", [json.dumps(state)])
         return control(msg)
 

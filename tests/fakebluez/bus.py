@@ -1,4 +1,4 @@
-"""A private D-Bus *system* bus (dbus-daemon with `<type>system</type>`), started and killed by PID."""
+"""A private D-Bus *system* bus (dbus-daemon, `<type>system</type>`), started and killed by PID."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def dbus_daemon() -> str | None:
 
 @contextmanager
 def private_system_bus(workdir: Path, *, extra_policy: str = "") -> Iterator[str]:
-    """Run a system-type bus in `workdir`; yields its address and points DBUS_SYSTEM_BUS_ADDRESS at it."""
+    """Run a system-type bus in `workdir`; yields its address, sets DBUS_SYSTEM_BUS_ADDRESS."""
     exe = dbus_daemon()
     if exe is None:
         raise FileNotFoundError("dbus-daemon not installed (apt-get install dbus-daemon)")
@@ -46,8 +46,10 @@ def private_system_bus(workdir: Path, *, extra_policy: str = "") -> Iterator[str
     conf.write_text(_CONFIG.format(socket=socket, extra=extra_policy), encoding="utf-8")
     proc = subprocess.Popen(
         [exe, f"--config-file={conf}", "--nofork", "--print-address=1"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     old = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
     try:
         assert proc.stdout is not None

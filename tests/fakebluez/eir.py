@@ -87,7 +87,7 @@ def _add(items: list[str], uuid: str) -> None:
 
 
 def pattern_matches(adv: bytes, patterns: list[tuple[int, int, bytes]]) -> bool:
-    """BlueZ or-pattern semantics (src/shared/ad.c): some AD of `ad_type` has `content` at `start`."""
+    """BlueZ or-pattern semantics (src/shared/ad.c): an AD of `ad_type` has `content` at `start`."""
     structures = split_ltv(adv)
     for start, ad_type, content in patterns:
         for t, value in structures:

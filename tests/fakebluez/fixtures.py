@@ -69,7 +69,7 @@ async def _close_bleak_manager() -> None:
 
 
 class FakeClock:
-    """Virtual time: `now()` is set by the test; `sleep()` returns when the test advances past it."""
+    """Virtual time: `now()` is set by the test; `sleep()` returns when the test moves past it."""
 
     def __init__(self, t: float) -> None:
         self.t = t

@@ -1,4 +1,4 @@
-"""A fake `org.bluez` on a private system bus, faithful where bleak's scanner can tell the difference.
+"""A fake `org.bluez` on a private system bus, faithful where bleak's scanner can tell.
 
 Modelled on bluetoothd (adapter.c, device.c, eir.c, adv_monitor.c) as recorded in
 shared/test-infra.md §3: objects appear with `InterfacesAdded` from `/`, later reports are
@@ -11,6 +11,7 @@ One raw message handler, no ServiceInterface exports (those would send signals f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import select
@@ -33,7 +34,15 @@ PROPS = "org.freedesktop.DBus.Properties"
 OBJMGR = "org.freedesktop.DBus.ObjectManager"
 CONTROL = "org.bluezaudit.FakeBlueZ1"
 CONTROL_PATH = "/org/bluezaudit/fakebluez"
-_FILTER_KEYS = {"UUIDs", "RSSI", "Pathloss", "Transport", "DuplicateData", "Discoverable", "Pattern"}
+_FILTER_KEYS = {
+    "UUIDs",
+    "RSSI",
+    "Pathloss",
+    "Transport",
+    "DuplicateData",
+    "Discoverable",
+    "Pattern",
+}
 _STD_IFACES = ["org.freedesktop.DBus.Introspectable", PROPS]
 
 
@@ -114,10 +123,15 @@ class FakeBlueZ:
             f"type='signal',interface='{OBJMGR}',member='InterfacesAdded'",
         ):
             await bus.call(
-                Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
-                        interface="org.freedesktop.DBus", member="AddMatch", signature="s",
-                        body=[rule])
-            )  # fmt: skip
+                Message(
+                    destination="org.freedesktop.DBus",
+                    path="/org/freedesktop/DBus",
+                    interface="org.freedesktop.DBus",
+                    member="AddMatch",
+                    signature="s",
+                    body=[rule],
+                )
+            )
         await bus.request_name(BLUEZ)
 
     async def stop(self) -> None:
@@ -125,10 +139,9 @@ class FakeBlueZ:
             task.cancel()
         if self.bus is not None:
             self.bus.disconnect()
-            try:
+            # Teardown must not mask the test's own outcome.
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.bus.wait_for_disconnect(), 2)
-            except (TimeoutError, Exception):  # noqa: BLE001 - teardown must not mask the test
-                pass
             self.bus = None
 
     # ---- injection -------------------------------------------------------------------------
@@ -149,7 +162,9 @@ class FakeBlueZ:
             self.dropped += 1
             return False
         active = bool(a.sessions) and self._filter_passes(a, rssi, adv, scan_rsp)
-        matching = [m for m in a.monitors.values() if m.active and eir.pattern_matches(adv, m.patterns)]
+        matching = [
+            m for m in a.monitors.values() if m.active and eir.pattern_matches(adv, m.patterns)
+        ]
         if not active and not matching:
             self.dropped += 1
             return False
@@ -162,8 +177,7 @@ class FakeBlueZ:
         if dev is None:
             dev = Device(path, adapter, self._new_props(a, address, address_type, rssi, data))
             a.devices[path] = dev
-            self._signal("/", OBJMGR, "InterfacesAdded", "oa{sa{sv}}",
-                         [path, {DEVICE: dev.props}])  # fmt: skip
+            self._signal("/", OBJMGR, "InterfacesAdded", "oa{sa{sv}}", [path, {DEVICE: dev.props}])
             self.reports += 1
         else:
             changed = self._update(dev, rssi, data, duplicate)
@@ -195,24 +209,34 @@ class FakeBlueZ:
         a = self.adapters[adapter]
         if a.powered != powered:
             a.powered = powered
-            self._signal(a.path, PROPS, "PropertiesChanged", "sa{sv}as",
-                         [ADAPTER, {"Powered": Variant("b", powered)}, []])  # fmt: skip
+            self._signal(
+                a.path,
+                PROPS,
+                "PropertiesChanged",
+                "sa{sv}as",
+                [ADAPTER, {"Powered": Variant("b", powered)}, []],
+            )
 
     def state(self) -> dict[str, Any]:
         return {
             name: {
-                "powered": a.powered, "discovering": a.discovering,
+                "powered": a.powered,
+                "discovering": a.discovering,
                 "sessions": sorted(a.sessions),
                 "filters": {k: dict(v) for k, v in a.filters.items()},
                 "monitors": [
-                    {"path": m.path, "patterns": [[s, t, c.hex()] for s, t, c in m.patterns],
-                     "active": m.active, "found": len(m.found)}
+                    {
+                        "path": m.path,
+                        "patterns": [[s, t, c.hex()] for s, t, c in m.patterns],
+                        "active": m.active,
+                        "found": len(m.found),
+                    }
                     for m in a.monitors.values()
                 ],
                 "devices": len(a.devices),
             }
             for name, a in self.adapters.items()
-        } | {"reports": self.reports, "dropped": self.dropped}  # fmt: skip
+        } | {"reports": self.reports, "dropped": self.dropped}
 
     def calls_named(self, member: str) -> list[Any]:
         return [body for m, _s, body in self.calls if m == member]
@@ -238,20 +262,24 @@ class FakeBlueZ:
         # BlueZ's default for a session without a filter is DuplicateData=true; merged with "any".
         return any(a.filters.get(s, {}).get("DuplicateData", True) for s in a.sessions)
 
-    def _new_props(self, a: Adapter, address: str, address_type: str, rssi: int,
-                   data: eir.EirData) -> dict[str, Variant]:  # fmt: skip
+    def _new_props(
+        self, a: Adapter, address: str, address_type: str, rssi: int, data: eir.EirData
+    ) -> dict[str, Variant]:
         props: dict[str, Variant] = {
             "Address": Variant("s", address.upper()),
             "AddressType": Variant("s", address_type),
             "Alias": Variant("s", data.name or address.upper().replace(":", "-")),
-            "Paired": Variant("b", False), "Bonded": Variant("b", False),
-            "Trusted": Variant("b", False), "Blocked": Variant("b", False),
-            "LegacyPairing": Variant("b", False), "Connected": Variant("b", False),
+            "Paired": Variant("b", False),
+            "Bonded": Variant("b", False),
+            "Trusted": Variant("b", False),
+            "Blocked": Variant("b", False),
+            "LegacyPairing": Variant("b", False),
+            "Connected": Variant("b", False),
             "ServicesResolved": Variant("b", False),
             "Adapter": Variant("o", a.path),
             "UUIDs": Variant("as", list(data.uuids)),
             "RSSI": Variant("n", rssi),
-        }  # fmt: skip
+        }
         if data.name is not None:
             props["Name"] = Variant("s", data.name)
         if data.tx_power is not None:
@@ -266,7 +294,9 @@ class FakeBlueZ:
             props["ServiceData"] = _svc_variant(data.service_data)
         return props
 
-    def _update(self, dev: Device, rssi: int, data: eir.EirData, duplicate: bool) -> dict[str, Variant]:
+    def _update(
+        self, dev: Device, rssi: int, data: eir.EirData, duplicate: bool
+    ) -> dict[str, Variant]:
         p = dev.props
         changed: dict[str, Variant] = {}
 
@@ -309,13 +339,23 @@ class FakeBlueZ:
         a.filters.pop(sender, None)
         if not a.sessions and a.discovering:
             a.discovering = False
-            self._signal(a.path, PROPS, "PropertiesChanged", "sa{sv}as",
-                         [ADAPTER, {"Discovering": Variant("b", False)}, []])  # fmt: skip
+            self._signal(
+                a.path,
+                PROPS,
+                "PropertiesChanged",
+                "sa{sv}as",
+                [ADAPTER, {"Discovering": Variant("b", False)}, []],
+            )
             for dev in a.devices.values():
                 dev.props.pop("RSSI", None)
                 dev.props.pop("TxPower", None)
-                self._signal(dev.path, PROPS, "PropertiesChanged", "sa{sv}as",
-                             [DEVICE, {}, ["RSSI", "TxPower"]])  # fmt: skip
+                self._signal(
+                    dev.path,
+                    PROPS,
+                    "PropertiesChanged",
+                    "sa{sv}as",
+                    [DEVICE, {}, ["RSSI", "TxPower"]],
+                )
 
     def _remove_device(self, a: Adapter, path: str) -> None:
         dev = a.devices.pop(path, None)
@@ -331,12 +371,27 @@ class FakeBlueZ:
         assert self.bus is not None
         self.bus.send(Message.new_signal(path, iface, member, sig, body))
 
-    def _call_client(self, dest: str, path: str, iface: str, member: str, sig: str = "",
-                     body: list[Any] | None = None) -> None:  # fmt: skip
+    def _call_client(
+        self,
+        dest: str,
+        path: str,
+        iface: str,
+        member: str,
+        sig: str = "",
+        body: list[Any] | None = None,
+    ) -> None:
         async def go() -> None:
             assert self.bus is not None
-            await self.bus.call(Message(destination=dest, path=path, interface=iface,
-                                        member=member, signature=sig, body=body or []))  # fmt: skip
+            await self.bus.call(
+                Message(
+                    destination=dest,
+                    path=path,
+                    interface=iface,
+                    member=member,
+                    signature=sig,
+                    body=body or [],
+                )
+            )
 
         task = asyncio.get_running_loop().create_task(go())
         self._tasks.add(task)
@@ -354,16 +409,23 @@ class FakeBlueZ:
 
     def _adapter_props(self, a: Adapter) -> dict[str, Variant]:
         return {
-            "Address": Variant("s", a.address), "AddressType": Variant("s", "public"),
-            "Name": Variant("s", "fake"), "Alias": Variant("s", "fake"),
-            "Class": Variant("u", 0), "Powered": Variant("b", a.powered),
+            "Address": Variant("s", a.address),
+            "AddressType": Variant("s", "public"),
+            "Name": Variant("s", "fake"),
+            "Alias": Variant("s", "fake"),
+            "Class": Variant("u", 0),
+            "Powered": Variant("b", a.powered),
             "PowerState": Variant("s", "on" if a.powered else "off"),
-            "Discoverable": Variant("b", False), "DiscoverableTimeout": Variant("u", 180),
-            "Pairable": Variant("b", False), "PairableTimeout": Variant("u", 0),
-            "Discovering": Variant("b", a.discovering), "UUIDs": Variant("as", []),
+            "Discoverable": Variant("b", False),
+            "DiscoverableTimeout": Variant("u", 180),
+            "Pairable": Variant("b", False),
+            "PairableTimeout": Variant("u", 0),
+            "Discovering": Variant("b", a.discovering),
+            "UUIDs": Variant("as", []),
             "Modalias": Variant("s", "usb:v1D6Bp0246d0542"),
-            "Roles": Variant("as", self.roles), "ExperimentalFeatures": Variant("as", []),
-        }  # fmt: skip
+            "Roles": Variant("as", self.roles),
+            "ExperimentalFeatures": Variant("as", []),
+        }
 
     def _managed_objects(self) -> dict[str, dict[str, dict[str, Variant]]]:
         objs: dict[str, dict[str, dict[str, Variant]]] = {
@@ -404,13 +466,16 @@ class FakeBlueZ:
             raise _Err("org.freedesktop.DBus.Error.UnknownObject", f"no object {path}")
         return None
 
-    def _adapter_call(self, a: Adapter, msg: Message, iface: str, member: str,
-                      sender: str) -> Message:  # fmt: skip
+    def _adapter_call(
+        self, a: Adapter, msg: Message, iface: str, member: str, sender: str
+    ) -> Message:
         if iface == ADAPTER:
             if member == "SetDiscoveryFilter":
                 f = {k: v.value for k, v in msg.body[0].items()}
                 if set(f) - _FILTER_KEYS:
-                    raise _Err("org.bluez.Error.InvalidArguments", "Invalid arguments in method call")
+                    raise _Err(
+                        "org.bluez.Error.InvalidArguments", "Invalid arguments in method call"
+                    )
                 if f:
                     a.filters[sender] = f
                 else:
@@ -421,8 +486,13 @@ class FakeBlueZ:
                 a.sessions.add(sender)
                 if not a.discovering:
                     a.discovering = True
-                    self._signal(a.path, PROPS, "PropertiesChanged", "sa{sv}as",
-                                 [ADAPTER, {"Discovering": Variant("b", True)}, []])  # fmt: skip
+                    self._signal(
+                        a.path,
+                        PROPS,
+                        "PropertiesChanged",
+                        "sa{sv}as",
+                        [ADAPTER, {"Discovering": Variant("b", True)}, []],
+                    )
             elif member == "StopDiscovery":
                 if not a.powered:
                     raise _Err("org.bluez.Error.NotReady", "Resource Not Ready")
@@ -468,13 +538,16 @@ class FakeBlueZ:
         m = msg.member
         if m == "Advertise":
             address, address_type, rssi, adv, scan_rsp = msg.body
-            ok = self.advertise(address, rssi, bytes(adv), bytes(scan_rsp), address_type=address_type)
+            ok = self.advertise(
+                address, rssi, bytes(adv), bytes(scan_rsp), address_type=address_type
+            )
             return Message.new_method_return(msg, "b", [ok])
         if m == "AdvertiseBatch":
             n = 0
             for address, address_type, rssi, adv, scan_rsp in msg.body[0]:
-                n += self.advertise(address, rssi, bytes(adv), bytes(scan_rsp),
-                                    address_type=address_type)  # fmt: skip
+                n += self.advertise(
+                    address, rssi, bytes(adv), bytes(scan_rsp), address_type=address_type
+                )
             return Message.new_method_return(msg, "u", [n])
         if m == "SetPowered":
             self.set_powered(bool(msg.body[0]))
@@ -497,29 +570,42 @@ class FakeBlueZ:
                 return
             for a in self.adapters.values():
                 for m in a.monitors.values():
-                    if m.sender == msg.sender and (obj_path == m.root or
-                                                   obj_path.startswith(m.root.rstrip("/") + "/")):
-                        self._activate(m, obj_path)  # fmt: skip
+                    if m.sender == msg.sender and (
+                        obj_path == m.root or obj_path.startswith(m.root.rstrip("/") + "/")
+                    ):
+                        self._activate(m, obj_path)
 
     def _activate(self, m: Monitor, path: str) -> None:
         async def go() -> None:
             assert self.bus is not None
             reply = await self.bus.call(
-                Message(destination=m.sender, path=path, interface=PROPS, member="GetAll",
-                        signature="s", body=[MONITOR])
-            )  # fmt: skip
+                Message(
+                    destination=m.sender,
+                    path=path,
+                    interface=PROPS,
+                    member="GetAll",
+                    signature="s",
+                    body=[MONITOR],
+                )
+            )
             if reply.message_type != MessageType.METHOD_RETURN:
                 return
             props = reply.body[0]
             patterns = props.get("Patterns")
             m.path = path
-            if props.get("Type", Variant("s", "")).value != "or_patterns" or not patterns or not patterns.value:
-                await self.bus.call(Message(destination=m.sender, path=path, interface=MONITOR,
-                                            member="Release"))  # fmt: skip
+            if (
+                props.get("Type", Variant("s", "")).value != "or_patterns"
+                or not patterns
+                or not patterns.value
+            ):
+                await self.bus.call(
+                    Message(destination=m.sender, path=path, interface=MONITOR, member="Release")
+                )
                 return
             m.patterns = [(int(s), int(t), bytes(c)) for s, t, c in patterns.value]
-            await self.bus.call(Message(destination=m.sender, path=path, interface=MONITOR,
-                                        member="Activate"))  # fmt: skip
+            await self.bus.call(
+                Message(destination=m.sender, path=path, interface=MONITOR, member="Activate")
+            )
             m.active = True
 
         task = asyncio.get_running_loop().create_task(go())
@@ -557,7 +643,7 @@ def _tolerate_eagain(bus: MessageBus) -> None:
                 w.buf = None
                 if w.fut is not None and not w.fut.done():
                     w.fut.set_result(None)
-        except Exception as exc:  # noqa: BLE001 - same contract as dbus-fast: finalize the bus
+        except Exception as exc:
             if w.fut is not None and not w.fut.done():
                 w.fut.set_exception(exc)
             bus._finalize(exc)  # type: ignore[attr-defined]

@@ -28,12 +28,20 @@ def make_classifier() -> Any:
     return Classifier(load_signatures(None))
 
 
-def make_pipeline(classifier: Any, reports: list[WindowReport], *, mode: str, window_s: int = 60,
-                  rssi_min_dbm: int = -80) -> Pipeline:  # fmt: skip
+def make_pipeline(
+    classifier: Any,
+    reports: list[WindowReport],
+    *,
+    mode: str,
+    window_s: int = 60,
+    rssi_min_dbm: int = -80,
+    adapter: str = "hci0",
+) -> Pipeline:
     return Pipeline(
         classifier,
-        identity=NodeIdentity(node="node-1", site="site-1", mode=mode, adapter="hci0",
-                              clock_synced=True),  # fmt: skip
+        identity=NodeIdentity(
+            node="node-1", site="site-1", mode=mode, adapter=adapter, clock_synced=True
+        ),
         sink=reports.append,
         window_s=window_s,
         rssi_min_dbm=rssi_min_dbm,
@@ -60,14 +68,21 @@ async def run_scene(
     rssi_min_dbm: int = -80,
     watchdog_s: float = 0.0,
     forget: bool = True,
+    adapter: str | None = None,
 ) -> SceneRun:
     classifier = classifier if classifier is not None else make_classifier()
     reports: list[WindowReport] = []
-    pipeline = make_pipeline(classifier, reports, mode=mode, window_s=window_s,
-                             rssi_min_dbm=rssi_min_dbm)  # fmt: skip
+    pipeline = make_pipeline(
+        classifier,
+        reports,
+        mode=mode,
+        window_s=window_s,
+        rssi_min_dbm=rssi_min_dbm,
+        adapter=adapter or "hci0",
+    )
     clock = FakeClock(t_start)
     patterns = passive_plan(classifier).patterns if mode == "passive" else ()
-    source = LiveSource(mode=mode, or_patterns=patterns, clock=clock)  # type: ignore[arg-type]
+    source = LiveSource(mode=mode, adapter=adapter, or_patterns=patterns, clock=clock)  # type: ignore[arg-type]
     if not forget:
         source.forget = _no_forget  # type: ignore[method-assign]
     task = asyncio.get_running_loop().create_task(
@@ -81,9 +96,11 @@ async def run_scene(
     for t, group in by_time(list(txs)):
         await clock.advance_to(t, settle=task.done)
         for tx in group:
-            fake.advertise(tx.address, tx.rssi, tx.adv, tx.scan_rsp)
-        await wait_until(lambda: source.stats.received >= fake.reports or task.done(),
-                         what="reports to reach the source")  # fmt: skip
+            fake.advertise(tx.address, tx.rssi, tx.adv, tx.scan_rsp, adapter=adapter or "hci0")
+        await wait_until(
+            lambda: source.stats.received >= fake.reports or task.done(),
+            what="reports to reach the source",
+        )
     await clock.advance_to(t_end, settle=task.done)
     summary = await asyncio.wait_for(task, 10)
     return SceneRun(reports=reports, source=source, restarts=summary.restarts)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from scanner.advert import PduKind, RawAdvert
 
-QUARTER = 1_597_906_800  # 2020-08-20 07:00:00 UTC, a Bluezone ID rotation instant (protocol.md §2.9)
+QUARTER = (
+    1_597_906_800  # 2020-08-20 07:00:00 UTC, a Bluezone ID rotation instant (protocol.md §2.9)
+)
 FLAGS_ANDROID = bytes.fromhex("020102")
 FLAGS_IOS = bytes.fromhex("02011a")
 
@@ -62,8 +64,9 @@ class Tx:
     scan_rsp: bytes = b""
 
     def raw(self) -> RawAdvert:
-        return RawAdvert(self.t, self.address, self.rssi, self.adv, self.scan_rsp or None,
-                         PduKind.ADV_IND)  # fmt: skip
+        return RawAdvert(
+            self.t, self.address, self.rssi, self.adv, self.scan_rsp or None, PduKind.ADV_IND
+        )
 
 
 def _addr(rng: random.Random) -> str:
@@ -126,8 +129,9 @@ def by_time(txs: list[Tx]) -> Iterator[tuple[float, list[Tx]]]:
         i = j
 
 
-def crowd_scene(devices: int = 1500, minutes: float = 10, t0: float = QUARTER,
-                seed: int = 1) -> Iterator[Tx]:  # fmt: skip
+def crowd_scene(
+    devices: int = 1500, minutes: float = 10, t0: float = QUARTER, seed: int = 1
+) -> Iterator[Tx]:
     """A busy market, generated lazily in time order: 60 % iPhones (Nearby Info, some with the
     overflow area in the scan response), 20 % Bluezone Android (15 s bursts, a new address per
     burst, ID per UTC slot), 10 % GAEN, 10 % other; every device about once a second."""

@@ -1,4 +1,4 @@
-"""A capture replayed through the fake BlueZ (bytes -> D-Bus -> bleak -> pipeline) counts like --replay."""
+"""A capture played through the fake BlueZ (bytes -> D-Bus -> bleak) counts like `--replay`."""
 
 from __future__ import annotations
 
@@ -25,15 +25,29 @@ T0 = QUARTER + 300
 SECONDS = 240
 
 
+# Rows whose meaning BlueZ's D-Bus view cannot carry, so live and replay legitimately differ:
+NOT_ON_DBUS = {
+    # Flags 0x1A + TX power decide it in the raw path; bleak does not expose the Flags AD, and
+    # scanner.advert.Advert has no flags/appearance field (reported to the lead/classifier).
+    "herald-iphonese1-herald": "flags",
+    "ruuvi-03": "appearance",  # Appearance 0x00C0 (watch) makes it a wearable in the raw path
+    # Apple data in both ADV and SCAN_RSP: BlueZ keeps one ManufacturerData entry per company
+    # and the scan response's wins (src/shared/ad.c), so the Nearby Info shape is lost.
+    "herald-legacy-zeroone": "same company in ADV and SCAN_RSP",
+}
+
+
 def capture_scene(seed: int = 7) -> list[Tx]:
     """Every labelled real advert as one device, advertising every 4 s for four minutes."""
     rng = random.Random(seed)
     txs: list[Tx] = []
     for i, line in enumerate(DATA.read_text(encoding="utf-8").splitlines()):
         row = json.loads(line)
+        if row["id"] in NOT_ON_DBUS:
+            continue
         adv = bytes.fromhex(row["adv_hex"])
         rsp = bytes.fromhex(row["scan_rsp_hex"]) if row.get("scan_rsp_hex") else b""
-        address = "C0:%02X:%02X:%02X:%02X:%02X" % (i, *rng.randbytes(4))
+        address = "C0:" + ":".join(f"{b:02X}" for b in bytes([i, *rng.randbytes(4)]))
         rssi = rng.choice([-50, -60, -70, -88])  # -88 is below the -80 dBm gate
         offset = rng.randrange(4)
         for s in range(offset, SECONDS, 4):
@@ -42,8 +56,9 @@ def capture_scene(seed: int = 7) -> list[Tx]:
 
 
 def _comparable(reports: list[WindowReport]) -> list[tuple[int, object, object]]:
-    return [(r.window_start, counts(r), {c: dict(v) for c, v in r.slot_counts.items()})
-            for r in reports]  # fmt: skip
+    return [
+        (r.window_start, counts(r), {c: dict(v) for c, v in r.slot_counts.items()}) for r in reports
+    ]
 
 
 def test_capture_through_fake_bluez_counts_like_replay(tmp_path: Path, system_bus: str) -> None:
@@ -51,13 +66,29 @@ def test_capture_through_fake_bluez_counts_like_replay(tmp_path: Path, system_bu
     write_capture(path, [tx.raw() for tx in capture_scene()], "pcap", linktype=256)
 
     result = CliRunner().invoke(
-        main, ["--replay", str(path), "--json", "--window", "60", "--rssi-min", "-80",
-               "--node", "node-1", "--site", "site-1"],
-    )  # fmt: skip
+        main,
+        [
+            "--replay",
+            str(path),
+            "--json",
+            "--window",
+            "60",
+            "--rssi-min",
+            "-80",
+            "--node",
+            "node-1",
+            "--site",
+            "site-1",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    replayed = [decode(line.encode()) for line in result.stdout.splitlines() if line.startswith("{")]
+    replayed = [
+        decode(line.encode()) for line in result.stdout.splitlines() if line.startswith("{")
+    ]
 
-    rows = [Tx(a.t, a.address, a.rssi_dbm or -127, a.adv, a.scan_rsp or b"") for a in read_capture(path)]
+    rows = [
+        Tx(a.t, a.address, a.rssi_dbm or -127, a.adv, a.scan_rsp or b"") for a in read_capture(path)
+    ]
     assert len(rows) >= len(capture_scene())
 
     async def live() -> list[WindowReport]:

@@ -1,4 +1,4 @@
-"""End to end: fake BlueZ -> D-Bus -> unmodified bleak -> live source -> WindowReports, both modes."""
+"""End to end: fake BlueZ -> D-Bus -> unmodified bleak -> live source -> WindowReports."""
 
 from __future__ import annotations
 
@@ -19,9 +19,14 @@ T_START, T_END = QUARTER - 180, QUARTER + 180
 # Bluezone iPhone, two plain iPhones, one GAEN phone, a Windows PC, an unknown gadget, and an
 # iPhone at -95 dBm that the -80 dBm gate keeps out.
 ACTIVE = {
-    ("bluezone", "android"): 1, ("bluezone", "ios_fg"): 1, ("bluezone", "ios_bg"): 1,
-    ("iphone", "all"): 3, ("phone", "en"): 1, ("other", "pc"): 1, ("other", "unknown"): 1,
-}  # fmt: skip
+    ("bluezone", "android"): 1,
+    ("bluezone", "ios_fg"): 1,
+    ("bluezone", "ios_bg"): 1,
+    ("iphone", "all"): 3,
+    ("phone", "en"): 1,
+    ("other", "pc"): 1,
+    ("other", "unknown"): 1,
+}
 # Passive: no scan responses (the background overflow area is in the SCAN_RSP) and no monitor
 # pattern for unknown manufacturers.
 PASSIVE = {**ACTIVE, ("bluezone", "ios_bg"): 0, ("other", "unknown"): 0}
@@ -46,7 +51,9 @@ async def test_scene_windows(fake_bluez: FakeBlueZ, mode: str, expected: dict[An
     calls = {m for m, _s, _b in fake_bluez.calls}
     if mode == "active":
         assert {"SetDiscoveryFilter", "StartDiscovery", "StopDiscovery"} <= calls
-        assert {"Transport": "le", "DuplicateData": True} in fake_bluez.calls_named("SetDiscoveryFilter")[0]
+        assert {"Transport": "le", "DuplicateData": True} in fake_bluez.calls_named(
+            "SetDiscoveryFilter"
+        )[0]
     else:
         assert "StartDiscovery" not in calls
         assert {"RegisterMonitor", "UnregisterMonitor"} <= calls

@@ -33,7 +33,9 @@ async def test_no_adapter(fake_bluez_factory: Factory) -> None:
 
 async def test_unknown_adapter_lists_the_ones_found(fake_bluez_factory: Factory) -> None:
     await fake_bluez_factory(adapters=("hci0",))
-    with pytest.raises(NoAdapterError, match=r"adapter hci1 not found \(found: hci0\); pass --adapter hci0"):
+    with pytest.raises(
+        NoAdapterError, match=r"adapter hci1 not found \(found: hci0\); pass --adapter hci0"
+    ):
         await LiveSource(mode="active", adapter="hci1").start()
 
 
@@ -46,7 +48,9 @@ async def test_powered_off(fake_bluez_factory: Factory, mode: str) -> None:
     await src.stop()
 
 
-async def test_passive_without_monitor_api_points_to_the_dropin(fake_bluez_factory: Factory) -> None:
+async def test_passive_without_monitor_api_points_to_the_dropin(
+    fake_bluez_factory: Factory,
+) -> None:
     fake = await fake_bluez_factory(monitor_api=False)
     src = LiveSource(mode="passive", or_patterns=[APPLE])
     with pytest.raises(PassiveUnsupportedError) as err:
@@ -81,10 +85,14 @@ async def test_no_permission_on_the_system_bus(tmp_path: Path) -> None:
 
 async def test_system_bus_unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path}/nothing-here")
-    with pytest.raises(ScanError, match=r"cannot connect to the D-Bus system bus .*systemctl status dbus"):
+    with pytest.raises(
+        ScanError, match=r"cannot connect to the D-Bus system bus .*systemctl status dbus"
+    ):
         await LiveSource(mode="active").start()
 
 
 async def test_bluez_not_running(system_bus: str) -> None:
-    with pytest.raises(NoAdapterError, match=r"bluetoothd\) is not running.*systemctl start bluetooth"):
+    with pytest.raises(
+        NoAdapterError, match=r"bluetoothd\) is not running.*systemctl start bluetooth"
+    ):
         await LiveSource(mode="active").start()
