@@ -28,6 +28,8 @@ _MAX_FRAME: Final = 300  # PHDR 10 + AA 4 + header 2 + payload 255 + CRC 3, roun
 _CRC_MASK: Final = cf.PHDR_CRC_CHECKED | cf.PHDR_CRC_VALID
 _ADDR_MASK: Final = 0xFFFFFFFFFFFF
 _CACHE_MAX: Final = 65536
+# PDU types this loop takes (ADV_IND, ADV_NONCONN_IND, SCAN_RSP, ADV_SCAN_IND); None: general path.
+_FAST_KINDS: Final = tuple(k if i in (0, 2, 4, 6) else None for i, k in enumerate(cf.LL_PDU_KIND))
 
 
 def pcap_ll_loop(merger: Merger, *, phdr: bool, scale: int) -> Callable[[bytes, int], int]:
@@ -37,70 +39,83 @@ def pcap_ll_loop(merger: Merger, *, phdr: bool, scale: int) -> Callable[[bytes, 
     front = 16 if phdr else 6  # frame bytes before the AdvA: PHDR, access address, PDU header
     data_at = 16 + front + 6
     inv = 1.0 / scale
-    kinds = cf.LL_PDU_KIND
     scan_rsp = PduKind.SCAN_RSP
+    nonconn = PduKind.ADV_NONCONN_IND
     adv_aa = cf.ADV_ACCESS_ADDRESS
     crc_bad = cf.PHDR_CRC_CHECKED
+    crc_mask = _CRC_MASK
+    sig_valid = cf.PHDR_SIGNAL_VALID
     cache: dict[int, str] = {}
 
     def loop(buf: bytes, off: int) -> int:
-        lim = len(buf) - rec_min
+        n = len(buf)
+        lim = n - rec_min
         out = merger.out
         app = out.append
         last = merger.last
         limit = merger.limit
-        room = merger.batch - len(out)
+        feed = merger.feed
+        room = merger.batch - len(out) if feed is None else 1 << 62
         taken = merged = orphans = 0
         sig = 0
-        flags = cf.PHDR_SIGNAL_VALID if phdr else 0
+        flags = 0  # link type 251: no PHDR, so no signal and no CRC flags
+        # Locals, not globals, in the loop: each global lookup costs as much as a comparison.
+        kinds, max_frame, addr_mask, window = _FAST_KINDS, _MAX_FRAME, _ADDR_MASK, MERGE_WINDOW_S
         while off <= lim and taken < room:
             if phdr:
                 sec, frac, incl, orig, sig, flags, aa, h0, plen, adva = unpack(buf, off)
             else:
                 sec, frac, incl, orig, aa, h0, plen, adva = unpack(buf, off)
-            k = h0 & 0x0F
+            kind = kinds[h0 & 0x0F]
+            nxt = off + 16 + incl
             if (
-                frac >= scale
-                or incl != orig
-                or incl > _MAX_FRAME
+                kind is None
                 or aa != adv_aa
-                or flags & _CRC_MASK == crc_bad
+                or incl != orig
+                or incl > max_frame
+                or nxt > n
+                or frac >= scale
+                or flags & crc_mask == crc_bad
                 or plen < 6
                 or front + plen > incl
-                or (k != 0 and k != 2 and k != 4 and k != 6)
             ):
                 break
-            start = off
-            off += 16 + incl
-            if off > lim + rec_min:
-                off = start
-                break
-            adva &= _ADDR_MASK
+            adva &= addr_mask
             addr = cache.get(adva)
             if addr is None:
                 if len(cache) >= _CACHE_MAX:
                     cache.clear()
                 addr = cache[adva] = adva.to_bytes(6, "big").hex(":").upper()
             t = sec + frac * inv
-            rssi = sig if phdr and flags & cf.PHDR_SIGNAL_VALID else None
-            data = buf[start + data_at : start + data_at + plen - 6]
+            a = off + data_at
+            data = buf[a : a + plen - 6]
+            off = nxt
             taken += 1
-            if k == 4:
+            if kind is scan_rsp:
                 prev = last.get(addr)
-                if prev is not None and 0.0 <= t - prev[0] <= MERGE_WINDOW_S:
+                rssi = sig if flags & sig_valid else None
+                if prev is not None and 0.0 <= t - prev[0] <= window:
                     merged += 1
-                    app((t, addr, rssi, prev[1], data, prev[2]))
+                    if feed is None:
+                        app((t, addr, rssi, prev[1], data, prev[2]))
+                    else:
+                        feed(t, addr, rssi, prev[1], data)
                 else:
                     orphans += 1
-                    app((t, addr, rssi, b"", data, scan_rsp))
+                    if feed is None:
+                        app((t, addr, rssi, b"", data, scan_rsp))
+                    else:
+                        feed(t, addr, rssi, b"", data)
                 continue
-            kind = kinds[k]
-            if k != 2:  # ADV_NONCONN_IND gets no scan response
+            if kind is not nonconn:  # ADV_NONCONN_IND gets no scan response
                 if len(last) >= limit:
                     merger.prune(t)
                     limit = merger.limit
                 last[addr] = (t, data, kind)
-            app((t, addr, rssi, data, None, kind))
+            if feed is None:
+                app((t, addr, sig if flags & sig_valid else None, data, None, kind))
+            else:
+                feed(t, addr, sig if flags & sig_valid else None, data, None)
         merger.fast_records += taken
         merger.adverts += taken
         merger.merged += merged

@@ -10,6 +10,7 @@ builds one and the replay fast path can skip the object entirely.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,6 +23,7 @@ PRUNE_AT: Final = 8192  # remembered adverts before the stale ones are dropped
 BATCH_ROWS: Final = 4096
 
 Row = tuple[float, str, int | None, bytes, bytes | None, PduKind]
+Feed = Callable[[float, str, int | None, bytes, bytes | None], None]
 _SCAN_RSP: Final = PduKind.SCAN_RSP
 _NONCONN: Final = PduKind.ADV_NONCONN_IND
 
@@ -47,12 +49,17 @@ class Merger:
     """Turns decoded reports into rows, merging scan responses; collects rows in `out`."""
 
     __slots__ = (
-        "adverts", "batch", "fast_records", "last", "limit", "merged", "orphans", "out", "stats",
+        "adverts", "batch", "fast_records", "feed", "last", "limit", "merged", "orphans", "out",
+        "stats",
     )  # fmt: skip
 
-    def __init__(self, stats: ReplayStats, batch: int = BATCH_ROWS) -> None:
+    def __init__(
+        self, stats: ReplayStats, batch: int = BATCH_ROWS, feed: Feed | None = None
+    ) -> None:
         self.stats = stats
         self.batch = batch
+        # With `feed`, rows go straight to it (t, address, rssi, adv, scan_rsp) instead of `out`.
+        self.feed = feed
         self.out: list[Row] = []
         # address -> (t, adv data, kind) of its latest scannable advert
         self.last: dict[str, tuple[float, bytes, PduKind]] = {}
@@ -68,21 +75,26 @@ class Merger:
 
     def add_one(self, t: float, kind: PduKind, addr: str, rssi: int | None, data: bytes) -> None:
         self.adverts += 1
+        row: Row
         if kind is _SCAN_RSP:
             prev = self.last.get(addr)
             if prev is not None and 0.0 <= t - prev[0] <= MERGE_WINDOW_S:
                 self.merged += 1
-                self.out.append((t, addr, rssi, prev[1], data, prev[2]))
+                row = (t, addr, rssi, prev[1], data, prev[2])
             else:
                 self.orphans += 1
-                self.out.append((t, addr, rssi, b"", data, _SCAN_RSP))
-            return
-        if kind is not _NONCONN:  # non-connectable, non-scannable adverts get no response
-            last = self.last
-            if len(last) >= self.limit:
-                self.prune(t)
-            last[addr] = (t, data, kind)
-        self.out.append((t, addr, rssi, data, None, kind))
+                row = (t, addr, rssi, b"", data, _SCAN_RSP)
+        else:
+            if kind is not _NONCONN:  # non-connectable, non-scannable adverts get no response
+                last = self.last
+                if len(last) >= self.limit:
+                    self.prune(t)
+                last[addr] = (t, data, kind)
+            row = (t, addr, rssi, data, None, kind)
+        if self.feed is not None:
+            self.feed(*row[:5])
+        else:
+            self.out.append(row)
 
     def prune(self, t: float) -> None:
         last = self.last

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 from scanner.advert import PduKind, RawAdvert
 from scanner.sources import capture_formats as cf
 from scanner.sources.capture_read import ReplayError, open_btsnoop, open_pcap, open_pcapng
-from scanner.sources.merge import BATCH_ROWS, MERGE_WINDOW_S, Merger, ReplayStats, Row
+from scanner.sources.merge import BATCH_ROWS, MERGE_WINDOW_S, Feed, Merger, ReplayStats, Row
 
 if TYPE_CHECKING:
     from scanner.pipeline import Pipeline
@@ -80,16 +80,18 @@ def iter_batches(
     stats: ReplayStats | None = None,
     batch: int = BATCH_ROWS,
     fast: bool = True,
+    feed: Feed | None = None,
 ) -> Iterator[list[Row]]:
     """Batches of rows `(t, address, rssi_dbm, adv, scan_rsp, pdu)` in file order.
 
     Raises ReplayError at once (not while iterating) for a file that is not a capture.
-    `fast=False` disables the pcap fast loop (tests compare both paths).
+    `fast=False` disables the pcap fast loop (tests compare both paths). With `feed`, rows are
+    passed to it as they are decoded and the batches come back empty.
     """
     stats = stats if stats is not None else ReplayStats()
     fmt = detect_format(path)
     stats.format = fmt
-    merger = Merger(stats, batch)
+    merger = Merger(stats, batch, feed)
     if fmt == "jsonl":
         return _jsonl(_open_text(path), merger)
     buf = _load(path)
@@ -119,10 +121,8 @@ def replay_into(
 ) -> ReplayStats:
     """Fast path: feed a whole capture into `pipeline.feed_raw` without building RawAdverts."""
     stats = stats if stats is not None else ReplayStats()
-    feed = pipeline.feed_raw
-    for rows in iter_batches(path, stats=stats):
-        for t, addr, rssi, adv, rsp, _kind in rows:
-            feed(t, addr, rssi, adv, rsp)
+    for _ in iter_batches(path, stats=stats, feed=pipeline.feed_raw):
+        pass
     return stats
 
 
@@ -161,8 +161,11 @@ def _jsonl(f: Any, merger: Merger) -> Iterator[list[Row]]:
                     continue
                 t, addr, rssi, adv, rsp, pdu = row
                 if rsp is not None:
-                    merger.adverts += 1
-                    merger.out.append(row)  # already merged by whoever wrote the line
+                    merger.adverts += 1  # already merged by whoever wrote the line
+                    if merger.feed is not None:
+                        merger.feed(t, addr, rssi, adv, rsp)
+                    else:
+                        merger.out.append(row)
                 else:
                     merger.add_one(t, pdu, addr, rssi, adv)  # a bare SCAN_RSP line merges here
                 if len(merger.out) >= merger.batch:

@@ -76,10 +76,13 @@ def test_scene_counts(
     assert stats.skipped_corrupt == stats.crc_failed == 0
 
 
-def test_replay_into_matches_read_capture(tmp_path: Path, classifier: Classifier) -> None:
+@pytest.mark.parametrize(("fmt", "linktype"), [("pcap", 256), ("btsnoop", 2001), ("jsonl", None)])
+def test_replay_into_matches_read_capture(
+    tmp_path: Path, classifier: Classifier, fmt: str, linktype: int | None
+) -> None:
     sc = ads.scene()
-    path = tmp_path / "scene.pcap"
-    write_capture(path, sc.adverts, "pcap", linktype=256)
+    path = tmp_path / f"scene.{fmt}"
+    write_capture(path, sc.adverts, fmt, linktype=linktype)  # type: ignore[arg-type]
     slow: list[WindowReport] = []
     p1 = _pipeline(classifier, slow, rssi_min=-65)
     for adv in read_capture(path):
