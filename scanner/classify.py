@@ -16,7 +16,13 @@ from typing import Final
 from scanner.adparse import BASE_UUID_SUFFIX, parse_ad
 from scanner.advert import AdvertLike
 from scanner.bluezone_id import decode_v1_name
-from scanner.matchview import MatchView, view_from_advert, view_from_fields
+from scanner.matchview import (
+    AdvertParts,
+    MatchView,
+    advert_parts,
+    view_from_fields,
+    view_from_parts,
+)
 from scanner.passive import PassivePlan, passive_plan
 from scanner.signatures import PayloadTest, Signature, SignatureTable, load_signatures
 
@@ -63,10 +69,12 @@ class Classifier:
         self._payload_cache: dict[tuple[bytes, bytes | None], tuple[_Template, ...]] = {}
         self._result_cache: dict[tuple[bytes, bytes | None, str], tuple[Sighting, ...]] = {}
         self._fixed_cache: dict[tuple[bytes, bytes | None], tuple[Sighting, ...]] = {}
+        self._parts_cache: dict[AdvertParts, tuple[_Template, ...]] = {}
 
-    def cache_sizes(self) -> tuple[int, int, int]:
-        """Entries held in the three caches (payload-only results, templates, payload+address)."""
-        return len(self._fixed_cache), len(self._payload_cache), len(self._result_cache)
+    def cache_sizes(self) -> tuple[int, ...]:
+        """Entries held per cache (payload results, templates, payload+address, parsed adverts)."""
+        caches = (self._fixed_cache, self._payload_cache, self._result_cache, self._parts_cache)
+        return tuple(len(c) for c in caches)
 
     def strata(self) -> tuple[tuple[str, str], ...]:
         """Every counted (category, stratum) the table can emit, for zero counts."""
@@ -78,10 +86,16 @@ class Classifier:
 
     def classify(self, adv: AdvertLike, address: str) -> tuple[Sighting, ...]:
         """Sightings of an already-parsed advert (bleak AdvertisementData or Advert)."""
-        view = view_from_advert(adv)
-        if view is None:
+        parts = advert_parts(adv)
+        if parts is None:
             return ()
-        return self._attach(self._evaluate(view), address)
+        templates = self._parts_cache.get(parts)
+        if templates is None:
+            templates = self._evaluate(view_from_parts(parts))
+            if len(self._parts_cache) >= self._cache_max:
+                self._parts_cache.clear()
+            self._parts_cache[parts] = templates
+        return self._attach(templates, address)
 
     def classify_raw(
         self, adv: bytes, scan_rsp: bytes | None, address: str

@@ -83,17 +83,27 @@ def view_from_fields(f: AdFields) -> MatchView:
     )  # fmt: skip
 
 
-def view_from_advert(adv: AdvertLike) -> MatchView | None:
-    """View of a parsed advert, tolerating odd types (None if nothing usable could be read)."""
+# Hashable, sanitised content of a parsed advert: (manufacturer, uuids, service data, name, tx).
+AdvertParts = tuple[
+    tuple[tuple[int, bytes], ...],
+    frozenset[str],
+    tuple[tuple[str, bytes], ...],
+    str | None,
+    int | None,
+]
+
+
+def advert_parts(adv: AdvertLike) -> AdvertParts | None:
+    """What the classifier reads from a parsed advert, tolerating odd types (None if unreadable)."""
     try:
         mfr = tuple(
             (k, bytes(v)) for k, v in _items(getattr(adv, "manufacturer_data", None))
             if isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= 0xFFFF and _is_bytes(v)
         )  # fmt: skip
-        sdata = {
-            k.lower(): bytes(v) for k, v in _items(getattr(adv, "service_data", None))
+        sdata = tuple(
+            (k.lower(), bytes(v)) for k, v in _items(getattr(adv, "service_data", None))
             if isinstance(k, str) and _is_bytes(v)
-        }  # fmt: skip
+        )  # fmt: skip
         raw_uuids = getattr(adv, "service_uuids", None) or ()
         uuids = frozenset(u.lower() for u in raw_uuids if isinstance(u, str))
         name = getattr(adv, "local_name", None)
@@ -101,13 +111,17 @@ def view_from_advert(adv: AdvertLike) -> MatchView | None:
     except Exception:  # a foreign object whose properties raise: skip it rather than crash the scan
         log.debug("advert object unreadable; skipped")
         return None
-    return build_view(
+    return (
         mfr, uuids, sdata,
         name if isinstance(name, str) else None,
-        None,  # bleak does not report the Flags AD
         tx if isinstance(tx, int) and not isinstance(tx, bool) else None,
-        None,
     )  # fmt: skip
+
+
+def view_from_parts(parts: AdvertParts) -> MatchView:
+    mfr, uuids, sdata, name, tx = parts
+    # bleak reports neither the Flags AD nor the appearance.
+    return build_view(mfr, uuids, dict(sdata), name, None, tx, None)
 
 
 def _items(obj: Any) -> list[tuple[Any, Any]]:

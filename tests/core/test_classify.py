@@ -182,6 +182,8 @@ def test_caches_are_bounded_and_transparent() -> None:
         )
         q = advert("iphone", nearby=bytes((i, 0x1E, 1, 2, 3, 4)))
         assert c.classify_raw(q.adv, None, f"AA:BB:CC:DD:EE:{i:02X}")[0].key[-1] == i
+    for i in range(20):
+        c.classify(Advert(t=0.0, address=ADDR, rssi_dbm=None, local_name=str(i)), ADDR)
     assert all(n <= 8 for n in c.cache_sizes())
     p = advert("iphone")
     assert c.classify_raw(p.adv, None, ADDR) == c.classify_raw(p.adv, None, ADDR)
