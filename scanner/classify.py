@@ -71,6 +71,11 @@ class Classifier:
         self._fixed_cache: dict[tuple[bytes, bytes | None], tuple[Sighting, ...]] = {}
         self._parts_cache: dict[AdvertParts, tuple[_Template, ...]] = {}
 
+    def forget(self) -> None:
+        """Drop every cached payload and address (call at window close: DESIGN §5 privacy)."""
+        for cache in (self._fixed_cache, self._payload_cache, self._result_cache, self._parts_cache):
+            cache.clear()
+
     def cache_sizes(self) -> tuple[int, ...]:
         """Entries held per cache (payload results, templates, payload+address, parsed adverts)."""
         caches = (self._fixed_cache, self._payload_cache, self._result_cache, self._parts_cache)

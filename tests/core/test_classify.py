@@ -185,6 +185,8 @@ def test_caches_are_bounded_and_transparent() -> None:
     for i in range(20):
         c.classify(Advert(t=0.0, address=ADDR, rssi_dbm=None, local_name=str(i)), ADDR)
     assert all(n <= 8 for n in c.cache_sizes())
+    c.forget()  # identifiers in caches must not outlive a window
+    assert c.cache_sizes() == (0, 0, 0, 0)
     p = advert("iphone")
     assert c.classify_raw(p.adv, None, ADDR) == c.classify_raw(p.adv, None, ADDR)
     assert c.classify_raw(p.adv, None, "11:11:11:11:11:11")[0].key == bytes.fromhex("111111111111")
