@@ -73,8 +73,10 @@ class Classifier:
 
     def forget(self) -> None:
         """Drop every cached payload and address (call at window close: DESIGN §5 privacy)."""
-        for cache in (self._fixed_cache, self._payload_cache, self._result_cache, self._parts_cache):
-            cache.clear()
+        self._fixed_cache.clear()
+        self._payload_cache.clear()
+        self._result_cache.clear()
+        self._parts_cache.clear()
 
     def cache_sizes(self) -> tuple[int, ...]:
         """Entries held per cache (payload results, templates, payload+address, parsed adverts)."""
