@@ -108,3 +108,37 @@ def test_v1_name_round_trip_all_digit_pairs() -> None:
         for d2 in range(1, 6):
             if d1 != d2:
                 assert decode_v1_name(encode_v1_name("Zq09Ab", d1, d2)) == "Zq09Ab"
+
+
+def test_real_ids_through_the_pipeline_rotate_at_the_quarter_hour() -> None:
+    """Two Bluezone Android phones (real keys), a new MAC per 15-s burst, 05:50-06:10 UTC."""
+    from scanner.classify import Classifier
+    from scanner.pipeline import NodeIdentity, Pipeline
+    from scanner.schema import WindowReport
+    from tests.factories import advert
+
+    reports: list[WindowReport] = []
+    pipe = Pipeline(Classifier(), identity=NodeIdentity(node="n1", site="s1"), sink=reports.append,
+                    window_s=300)  # fmt: skip
+    start = calendar.timegm((2020, 8, 8, 5, 50, 0))
+    phones = [(THAI_BASE, 0.0), (DAILY, 7.0)]  # DAILY is its own base key on 2020-08-08
+    mac = 0
+    for burst in range(40):  # 30-s cycles: 15 s advertising, 15 s off (protocol.md §2.7)
+        for base, phase in phones:
+            mac += 1
+            address = f"C0:00:00:00:{mac >> 8:02X}:{mac & 0xFF:02X}"  # new address every burst
+            for k in range(15):
+                t = start + burst * 30 + phase + k
+                p = advert("bz_android_v2", bz_id=id_at(base, day_of(DAY0), t))
+                pipe.feed_raw(t, address, -60, p.adv, p.scan_rsp)
+    pipe.finish()
+    by_start = {r.window_start: r for r in reports}
+    assert len(by_start) == 4  # 05:50, 05:55, 06:00, 06:05 (windows divide 15 min)
+    for r in reports:
+        # 2 phones per window and per slot, never 2 x 80 addresses, never the union across 06:00
+        assert r.count("bluezone", "android") == 2
+        assert r.slot_counts["bluezone"]["android"] == 2
+    # the IDs really did change at 06:00 for both phones
+    boundary = calendar.timegm((2020, 8, 8, 6, 0, 0))
+    for base, _ in phones:
+        assert id_at(base, day_of(DAY0), boundary - 1) != id_at(base, day_of(DAY0), boundary)
