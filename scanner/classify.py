@@ -109,7 +109,10 @@ class Classifier:
     ) -> tuple[Sighting, ...]:
         """Sightings of raw AD bytes (advert + optional scan response); the replay hot path."""
         ck = (adv, scan_rsp)
-        fixed = self._fixed_cache.get(ck)
+        try:
+            fixed = self._fixed_cache.get(ck)
+        except TypeError:  # bytearray/memoryview are unhashable: retry once as bytes
+            return self._classify_unhashable(adv, scan_rsp, address)
         if fixed is not None:
             return fixed
         rk = (adv, scan_rsp, address)
@@ -134,6 +137,16 @@ class Classifier:
             self._result_cache.clear()
         self._result_cache[rk] = done
         return done
+
+    def _classify_unhashable(
+        self, adv: object, scan_rsp: object, address: str
+    ) -> tuple[Sighting, ...]:
+        try:
+            a = bytes(adv)  # type: ignore[call-overload]
+            r = None if scan_rsp is None else bytes(scan_rsp)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return ()
+        return self.classify_raw(a, r, address)
 
     def _templates(self, adv: bytes, scan_rsp: bytes | None) -> tuple[_Template, ...]:
         try:

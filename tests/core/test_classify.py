@@ -273,6 +273,14 @@ def test_classify_weird_dicts_never_raise(mfr: dict, sdata: dict, uuids: list) -
     C.classify(FakeBleak(None, mfr, sdata, uuids, None), ADDR)
 
 
+def test_bytes_like_inputs() -> None:
+    p = advert("bz_android_v2")
+    expected = C.classify_raw(p.adv, None, ADDR)
+    assert C.classify_raw(bytearray(p.adv), None, ADDR) == expected
+    assert C.classify_raw(memoryview(p.adv), bytearray(b""), ADDR) == expected
+    assert C.classify_raw(None, None, ADDR) == ()  # type: ignore[arg-type]
+
+
 def test_passive_plan_patterns() -> None:
     plan = C.passive_patterns()
     assert (0, 0xFF, b"\xb5\x22") in plan.patterns  # R1/R2/R3: company 0x22B5
