@@ -1,8 +1,8 @@
-"""AD payloads and a hand-checked replay scene (byte layouts from shared/protocol.md).
+"""AD payloads (from tests/factories.py) and a hand-checked replay scene.
 
 §2.2 Android A2 (company 0x22B5, 12-byte rolling ID, UUID16 0x4E56), §2.3 its iBeacon companion,
 §2.5 iOS foreground, §2.6 iOS background (overflow area in the scan response), §4.1 Apple Nearby
-Info, §4.2 Exposure Notification (0xFD6F), §4.5 Microsoft CDP, §4.3 Fast Pair.
+Info, §4.2 Exposure Notification (0xFD6F), §4.5 Microsoft CDP, Apple Proximity Pairing earbuds.
 """
 
 from __future__ import annotations
@@ -10,53 +10,52 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scanner.advert import PduKind, RawAdvert
+from tests.factories import advert
 
 # Real IDs of one phone on 2020-08-08 (protocol.md §2.9): slot 23 = 05:45-06:00 UTC, 24 = 06:00-.
 ID_SLOT23 = bytes.fromhex("B9A665D754FE65E665D76A45")
 ID_SLOT24 = bytes.fromhex("3AA8DFC0A15682B27216FC31")
 ROTATION = 1_596_866_400  # 2020-08-08 06:00:00 UTC
-FLAGS_ANDROID = bytes.fromhex("020102")
-FLAGS_IOS = bytes.fromhex("02011a")
-BZ_IOS_V2 = bytes.fromhex("67a607add1172fa1c44bf573564e0000")  # 00004E56-73F5-...-A667, LE
 
 
 def bz_android(bzid: bytes) -> bytes:
-    return FLAGS_ANDROID + b"\x0f\xff\xb5\x22" + bzid + bytes.fromhex("0303564e")
+    return advert("bz_android_v2", bz_id=bzid).adv
 
 
 def bz_beacon() -> bytes:
-    uuid = bytes.fromhex("C7AFEF7B17884F4AA87D691D53BF21C4")
-    return b"\x1a\xff\x4c\x00\x02\x15" + uuid + bytes.fromhex("00140014c5")
+    return advert("bz_ibeacon").adv
 
 
 def bz_ios_fg() -> bytes:
-    return FLAGS_IOS + b"\x11\x07" + BZ_IOS_V2 + b"\x09\x09Bluezone"
+    return advert("bz_ios_fg_v2").adv
 
 
 def nearby_info(action: int = 0x07, flags: int = 0x1E) -> bytes:
-    # Layout of a real iPhone X advert (real-adverts.jsonl "herald-iphonex-f"): Nearby Info, len 6.
-    tlv = bytes([0x10, 0x06, action, flags]) + bytes.fromhex("a3dd89e0")
-    return FLAGS_IOS + bytes.fromhex("020a0c") + bytes([len(tlv) + 3, 0xFF, 0x4C, 0x00]) + tlv
+    # Nearby Info value of a real iPhone X (real-adverts.jsonl "herald-iphonex-f"), action varied.
+    return advert("iphone", nearby=bytes([action, flags]) + bytes.fromhex("a3dd89e0")).adv
 
 
-def overflow_area(byte0: int = 0x08) -> bytes:
-    return bytes([0x14, 0xFF, 0x4C, 0x00, 0x01, byte0]) + bytes(15)
+def overflow_area() -> bytes:
+    """Apple manufacturer data with the overflow area, Bluezone v2's bit set (the scan response)."""
+    rsp = advert("bz_ios_bg", in_scan_rsp=True).scan_rsp
+    assert rsp is not None
+    return rsp
 
 
 def gaen(rpi: bytes) -> bytes:
-    return bytes.fromhex("03036ffd") + b"\x17\x16\x6f\xfd" + rpi + b"\x40\x01\x02\x03"
+    return advert("gaen", rpi=rpi).adv
 
 
 def ms_cdp() -> bytes:
-    return bytes([0x1E, 0xFF, 0x06, 0x00, 0x01, 0x09, 0x20, 0x02]) + bytes(range(23))
+    return advert("ms_cdp").adv
 
 
-def fast_pair() -> bytes:
-    return FLAGS_ANDROID + bytes.fromhex("06162cfe00e0f3")
+def airpods() -> bytes:
+    return advert("airpods").adv  # earbuds: Apple Proximity Pairing
 
 
 def unknown_mfr() -> bytes:
-    return FLAGS_ANDROID + bytes([0x07, 0xFF, 0x34, 0x12, 1, 2, 3, 4])
+    return advert("noise").adv
 
 
 def addr(n: int, top: int = 0xC0) -> str:
@@ -79,7 +78,7 @@ def scene(t0: float = ROTATION - 120, seconds: int = 240) -> Scene:
     - iOS Bluezone foreground (static address), iOS Bluezone background (Nearby Info advert,
       overflow area bit 0x08 in the scan response), two plain iPhones.
     - Two Exposure Notification phones; the second changes RPI and address at 06:00:30.
-    - Noise: Windows PC (Microsoft CDP), Fast Pair earbuds, an unknown manufacturer.
+    - Noise: Windows PC (Microsoft CDP), AirPods, a sensor with unknown manufacturer data.
     """
     out: list[RawAdvert] = []
     rsp = 0
@@ -127,7 +126,7 @@ def scene(t0: float = ROTATION - 120, seconds: int = 240) -> Scene:
             rpi2 = bytes([0x5B]) * 16 if rotated else bytes([0x5A]) * 16
             out.append(RawAdvert(t + 0.01, en2, -71, gaen(rpi2), None, nonconn))
             out.append(RawAdvert(t + 0.02, addr(8), -62, ms_cdp(), None, nonconn))
-            out.append(RawAdvert(t + 0.03, addr(9), -64, fast_pair(), None, nonconn))
+            out.append(RawAdvert(t + 0.03, addr(9), -64, airpods(), None, nonconn))
             out.append(RawAdvert(t + 0.04, addr(10), -67, unknown_mfr(), None, adv_ind))
     out.sort(key=lambda a: a.t)
     return Scene(out, rsp)

@@ -7,7 +7,7 @@ Expected counts per 60-s window (05:58, 05:59, 06:00, 06:01 UTC on 2020-08-08; s
 - bluezone/ios_fg 1; bluezone/ios_bg 1, only through the merged scan response (overflow area);
 - iphone 3 (the background Bluezone iPhone and two plain iPhones);
 - phone/en 2, 2, 3, 2 (the second phone's RPI and address change at 06:00:30);
-- other: PC 1, earbuds 1, unknown 1; the iBeacon companion never counts anywhere.
+- other: PC 1, AirPods 1, unknown 1; the iBeacon companion never counts anywhere.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_scene_counts(
             "bluezone": {"android": 2, "ios_fg": 1, "ios_bg": 1},
             "iphone": {"all": 3},
             "phone": {"en": n_en},
-            "other": {"pc": 1, "accessory": 1, "unknown": 1},
+            "other": {"pc": 1, "apple_accessory": 1, "unknown": 1},
         }, r.window_start
     assert [r.slot_counts for r in reports] == [{"bluezone": {"android": n}} for n in (2, 3, 2, 2)]
     # Host-level adverts per window: 345 reports, plus 30 merged scan responses for the binary
@@ -96,12 +96,12 @@ def test_replay_into_matches_read_capture(
         (_nonzero(r), r.slot_counts, r.health.adverts, r.health.below_gate) for r in slow
     ]
     # The -65 dBm gate keeps Bluezone Android (-60..-63), iOS foreground (-65), the two plain
-    # iPhones (-55, -58), the PC (-62) and the earbuds (-64); it drops the background Bluezone
+    # iPhones (-55, -58), the PC (-62) and the AirPods (-64); it drops the background Bluezone
     # iPhone (-66), the EN phones (-70, -71) and the unknown device (-67).
     assert _nonzero(fast[0]) == {
         "bluezone": {"android": 2, "ios_fg": 1},
         "iphone": {"all": 2},
         "phone": {},
-        "other": {"pc": 1, "accessory": 1},
+        "other": {"pc": 1, "apple_accessory": 1},
     }
     assert stats.adverts == sum(r.health.adverts for r in fast)
