@@ -129,7 +129,7 @@ class Store:
                 for stmt in _DDL:
                     self._db.execute(stmt)
                 if rollup:
-                    # Reports read the trigger-maintained rollup when it exists (aggregator/queries).
+                    # Reports read the trigger-maintained rollup when present (queries.py).
                     for stmt in ROLLUP_STATEMENTS:
                         self._db.execute(stmt)
                     self._db.execute(ROLLUP_BACKFILL)
@@ -177,6 +177,19 @@ class Store:
             raise
         self.duplicates += dups
         return BatchResult(stored=stored, duplicates=dups)
+
+    def bulk_insert_rows(self, rows: Iterable[Sequence[Any]], *, batch: int = 50_000) -> None:
+        """executemany of flat rows in `windows` column order (see `window_row`), one
+        transaction per batch; for benchmarks and bulk loads: no node bookkeeping, duplicates
+        ignored, the rollup triggers run as for any insert."""
+        for chunk in iter_batches(rows, batch):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(_INSERT, chunk)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def add_rejects(self, rejects: Sequence[Reject]) -> None:
         self._db.execute("BEGIN IMMEDIATE")

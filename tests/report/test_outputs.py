@@ -109,3 +109,33 @@ def test_missing_store_and_xlsx_without_out(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "no store" in res.output
     res = CliRunner().invoke(report, ["--db", str(tmp_path / "x"), "--format", "xlsx"])
     assert res.exit_code == 2 and "--out" in res.output
+
+
+def test_rollup_and_full_scan_give_the_same_report(seeded_db: Path, tmp_path: Path) -> None:
+    from aggregator.store import Store
+
+    plain = tmp_path / "plain.sqlite3"
+    store = Store(plain, rollup=False)
+    for r in seeded_reports():
+        store.insert(r)
+    store.close()
+    assert Store(plain).query(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'window_rollup'"
+    ) == [(0,)]
+    for by in ("district,day", "site,hour", "type"):
+        args = ["--by", by, "--format", "json", "--target", "0.5"]
+        assert run(plain, *args) == run(seeded_db, *args)
+
+
+def test_duplicate_windows_do_not_change_the_report(seeded_db: Path, tmp_path: Path) -> None:
+    from aggregator.store import Store
+
+    db = tmp_path / "dup.sqlite3"
+    store = Store(db)
+    reports = list(seeded_reports())
+    for r in reports + reports[:50]:  # redelivered windows are no-ops (idempotency key)
+        store.insert(r)
+    store.close()
+    assert run(db, "--by", "site", "--format", "json") == run(
+        seeded_db, "--by", "site", "--format", "json"
+    )
