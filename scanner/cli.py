@@ -68,7 +68,25 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
               help="Live: stop after e.g. 10m, 90s or 1h (default: until stopped).")  # fmt: skip
 @click.option("--watchdog", type=click.FloatRange(0), default=60.0, show_default=True,
               help="Live: restart the scanner after this many silent seconds (0: off).")  # fmt: skip
-@click.option("--dry-run", is_flag=True, help="Count and print only; publish nothing, keep no outbox.")
+@click.option(
+    "--dry-run", is_flag=True, help="Count and print only; publish nothing, keep no outbox."
+)
+@click.option("--broker", default=None,
+              help="mqtt://host:port or mqtts://host:port (else: outbox only).")  # fmt: skip
+@click.option("--outbox", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Outbox (with --broker: ~/.local/state/bzaudit/outbox-NODE.sqlite3).")  # fmt: skip
+@click.option("--username", default=None, help="MQTT user name (usually the node id).")
+@click.option("--password", default=None, help="MQTT password (better: BZAUDIT_PASSWORD).")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="CA that signed the broker's TLS certificate.")  # fmt: skip
+@click.option("--cert-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Client certificate (PEM), if the broker asks.")  # fmt: skip
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Private key of --cert-file.")  # fmt: skip
+@click.option("--hmac-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Per-node key: sign every window (HMAC-SHA256).")  # fmt: skip
+@click.option("--drain-timeout", type=click.FloatRange(0), default=30.0, show_default=True,
+              help="Replay: seconds to wait for the broker to take the backlog.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One encoded WindowReport per line.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
@@ -108,14 +126,45 @@ def _run_replay(kw: dict[str, Any]) -> None:
         headcount=kw["headcount"], as_json=kw["as_json"], dry_run=kw["dry_run"],
         replay=kw["replay"], realtime=kw["realtime"], progress=kw["progress"],
     )  # fmt: skip
+    from scanner.node import DeliveryConfigError
+
     try:
-        pipeline = build_pipeline(opts, default_sinks(opts), mode="replay")
-        result = asyncio.run(replay_file(pipeline, kw["replay"], opts))
+        delivery_opts = None if kw["dry_run"] else delivery_options(kw, replay=True)
+        if delivery_opts is None:
+            pipeline = build_pipeline(opts, default_sinks(opts), mode="replay")
+            result = asyncio.run(replay_file(pipeline, kw["replay"], opts))
+        else:
+            result = asyncio.run(replay_delivered(opts, delivery_opts))
+    except DeliveryConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     except SignatureError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(f"cannot read {kw['replay']}: {exc}") from exc
     click.echo(summary_text(result), err=kw["as_json"])
+
+
+def delivery_options(kw: dict[str, Any], *, replay: bool) -> Any:
+    from scanner.node import delivery_options_from_cli
+
+    return delivery_options_from_cli(kw, replay=replay)
+
+
+async def replay_delivered(opts: Any, delivery_opts: Any) -> Any:
+    from scanner.node import Delivery
+    from scanner.runner import build_pipeline, default_sinks, replay_file
+
+    async with Delivery(delivery_opts) as d:
+        pipeline = build_pipeline(
+            opts, [*default_sinks(opts), d.sink], mode="replay",
+            next_seq=d.next_seq, outbox_dropped=d.dropped,
+        )  # fmt: skip
+        result = await replay_file(pipeline, opts.replay, opts)
+    if d.unsent:
+        click.echo(f"bzscan: {d.unsent_message()}", err=True)
+        if delivery_opts.broker is not None:
+            sys.exit(1)
+    return result
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
