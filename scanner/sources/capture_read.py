@@ -234,7 +234,7 @@ def _shb_order(buf: bytes, off: int) -> str | None:
     return None
 
 
-def _block_len(buf: bytes, off: int, bo: str) -> int | None:
+def _block_len(buf: bytes, off: int, bo: str, known_only: bool = False) -> int | None:
     """Total length of a plausible block at `off` (both length fields agree), else None."""
     n = len(buf)
     if off + 12 > n:
@@ -246,8 +246,8 @@ def _block_len(buf: bytes, off: int, bo: str) -> int | None:
         if bo2 is None:
             return None
         u32 = _U32[bo2].unpack_from
-    elif btype not in _PCAPNG_BLOCKS:
-        return None
+    elif known_only and btype not in _PCAPNG_BLOCKS:
+        return None  # resynchronising: only trust block types we know
     total: int = u32(buf, off + 4)[0]
     if total < 12 or total % 4 or off + total > n or u32(buf, off + total - 4)[0] != total:
         return None
@@ -286,7 +286,7 @@ def _pcapng_blocks(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
             if total is None:
                 corrupt += 1
                 off += 1
-                while off < n and _block_len(buf, off, bo) is None:
+                while off < n and _block_len(buf, off, bo, known_only=True) is None:
                     off += 1
                 if off >= n:
                     stats.truncated = True

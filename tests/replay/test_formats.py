@@ -205,3 +205,49 @@ def test_unsupported_link_type_and_missing_file_raise(tmp_path: Path) -> None:
     with pytest.raises(ReplayError):
         read_capture(tmp_path / "missing.pcap")
     assert issubclass(ReplayError, OSError)  # the CLI reports OSErrors as "cannot read FILE"
+
+
+def test_pcapng_interfaces_resolutions_unknown_blocks_and_spb(tmp_path: Path) -> None:
+    """Two interfaces (LL with PHDR in ns, HCI H4 in us), a custom block, an SPB, a 2nd section."""
+    import struct
+
+    from scanner.advert import PduKind as K
+    from scanner.sources.capture_write import hci_adv_report, le_phdr, ll_packet
+
+    def block(btype: int, body: bytes) -> bytes:
+        body += bytes(-len(body) % 4)
+        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    def epb(ifid: int, ticks: int, frame: bytes) -> bytes:
+        head = struct.pack("<IIIII", ifid, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame))
+        return block(6, head + frame)
+
+    shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    tsresol_ns = struct.pack("<HHB3xHH", 9, 1, 9, 0, 0)
+    idb_ll = block(1, struct.pack("<HHI", 256, 0, 0) + tsresol_ns)
+    idb_hci = block(1, struct.pack("<HHI", 201, 0, 0))
+    t = 1_600_000_000
+    ll = le_phdr(38, -42) + ll_packet(K.ADV_IND, "C0:00:00:00:00:01", ads.ms_cdp(),
+                                      address_type="random")  # fmt: skip
+    hci = (
+        struct.pack(">I", 1)
+        + b"\x04"
+        + hci_adv_report(
+            K.ADV_NONCONN_IND, "C0:00:00:00:00:02", ads.gaen(bytes(16)), -77, address_type="public"
+        )
+    )
+    custom = block(0x00000BAD, b"vendor data")
+    spb = block(3, struct.pack("<I", len(ll)) + ll)  # no time stamp: keeps the previous one
+    data = (shb + idb_ll + idb_hci + epb(0, t * 10**9 + 5, ll) + custom + epb(1, t * 10**6 + 2, hci)
+            + spb + shb + idb_hci + epb(0, (t + 9) * 10**6, hci))  # fmt: skip
+    path = tmp_path / "multi.pcapng"
+    path.write_bytes(data)
+    stats = ReplayStats()
+    got = [(a.t, a.address, a.rssi_dbm, a.pdu) for a in read_capture(path, stats=stats)]
+    assert got == [
+        (pytest.approx(t + 5e-9), "C0:00:00:00:00:01", -42, K.ADV_IND),
+        (pytest.approx(t + 2e-6), "C0:00:00:00:00:02", -77, K.ADV_NONCONN_IND),
+        (pytest.approx(t + 2e-6), "C0:00:00:00:00:01", -42, K.ADV_IND),
+        (pytest.approx(t + 9), "C0:00:00:00:00:02", -77, K.ADV_NONCONN_IND),
+    ]
+    assert (stats.records, stats.skipped_corrupt, stats.non_advert) == (4, 0, 0)
