@@ -134,9 +134,7 @@ async def live(args: argparse.Namespace) -> dict[str, float]:
     stop = asyncio.Event()
     clock.start()
     task = asyncio.get_running_loop().create_task(
-        run_live(
-            pipe, source, clock=clock, duration_s=args.minutes * 60 + 1, watchdog_s=0, stop=stop
-        )
+        run_live(pipe, source, clock=clock, duration_s=None, watchdog_s=0, stop=stop)
     )
     while source._scanner is None and not task.done():
         await asyncio.sleep(0.01)
@@ -192,8 +190,6 @@ def main() -> None:
     p.add_argument("--mode", choices=["active", "passive"], default="active")
     p.add_argument("--skip-baseline", action="store_true")
     args = p.parse_args()
-    if not args.skip_baseline:
-        print(f"baseline (classifier + windows, no D-Bus): {baseline(50_000):,.0f} adverts/s")
     with (
         tempfile.TemporaryDirectory(dir=ROOT / ".tmp" if (ROOT / ".tmp").is_dir() else None) as d,
         private_system_bus(Path(d)),
@@ -224,6 +220,9 @@ def main() -> None:
             os.kill(fake.pid, signal.SIGTERM)
             fake.wait(10)
     offered = r["sent"] / r["wall_s"]
+    if not args.skip_baseline:
+        # After the live run, so its memory does not count in the scanner's peak RSS.
+        print(f"baseline (classifier + windows, no D-Bus): {baseline(50_000):,.0f} adverts/s")
     print(
         f"scene: {args.devices} devices, {args.minutes:g} min at {args.speed:g}x "
         f"({args.minutes * 60 / args.speed:.0f} s wall), mode {args.mode}"
