@@ -115,7 +115,7 @@ def nodes_chart(data: ReportData, lang: str) -> str:
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
         ax.set_xlabel(f"% {t('windows', lang).lower()}")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize="small")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize="small")
     else:
         shares = [100 * (1 - (int(n[3]) + int(n[4])) / max(1, int(n[2]))) for n in nodes]
         ax.hist(shares, bins=20, range=(0, 100), color=_BLUE)

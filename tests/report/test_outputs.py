@@ -139,3 +139,19 @@ def test_duplicate_windows_do_not_change_the_report(seeded_db: Path, tmp_path: P
     assert run(db, "--by", "site", "--format", "json") == run(
         seeded_db, "--by", "site", "--format", "json"
     )
+
+
+def test_installed_console_script(seeded_db: Path) -> None:
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "bzagg"
+    out = subprocess.run(
+        [str(exe), "report", "--db", str(seeded_db), "--sites-file", str(SITES), "--params",
+         str(PARAMS), "--by", "district", "--format", "csv"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    assert out.stdout == run(seeded_db, "--by", "district", "--format", "csv")
+    cmd = [str(exe), "sites", "list", "--sites-file", str(SITES), "--db", str(seeded_db)]
+    listed = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert "unregistered: zz-unknown-site (20 windows stored, flagged in reports)" in listed.stdout
