@@ -350,7 +350,9 @@ def visit_summary(
         },
         bluezone=bz / n,
         iphones=iph / n,
-        headcount=sum(heads) / len(heads) if heads else None,
+        headcount=float(headcount)
+        if headcount is not None
+        else (sum(heads) / len(heads) if heads else None),
         estimates=tuple(estimate(m, clusters, params) for m in METHODS),
     )
 

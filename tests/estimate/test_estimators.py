@@ -196,3 +196,14 @@ def test_visit_summary_uses_inspector_headcount() -> None:
 def test_visit_summary_of_nothing() -> None:
     s = visit_summary([], headcount=5)
     assert s.windows == 0 and all(e.value is None for e in s.estimates)
+
+
+def test_visit_summary_applies_site_type_turnover() -> None:
+    ws = [window(i, android=4) for i in range(5)]
+    office = visit_summary(ws, headcount=10, params=EXACT.override("t", android_slot_counts=0.0))
+    market = visit_summary(
+        ws, headcount=10, params=EXACT.override("t", android_slot_counts=0.0), site_type="market"
+    )
+    assert office.bluezone == pytest.approx(4)
+    assert market.bluezone == pytest.approx(4 / (1 + 60 / 1200))
+    assert market.headcount == 10
