@@ -45,6 +45,7 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "scan responses: passive scanning misses background Bluezone iPhones (too low). Doze share "
          "wrong: Android correction off by up to ~20 %. Passers-by at markets inflate iPhone counts "
          "unless the RSSI gate is calibrated. A value above 100 % means a parameter does not fit. "
+         "A registry staff count used as the head count assumes the staff were present while the node listened: for a fixed node that also listens at night, report --by hour and read office hours. "
          "Estimates are validated by simulation (bench/accuracy.py), not by field ground truth."),
     ],
     "vi": [
@@ -78,6 +79,7 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "tràn với ứng dụng khác (ước lượng iOS quá cao). iOS mới chỉ đặt vùng tràn trong phản hồi "
          "quét: quét thụ động bỏ sót iPhone chạy nền (quá thấp). Người đi ngang qua chợ làm tăng số "
          "iPhone nếu ngưỡng RSSI chưa hiệu chỉnh. Giá trị trên 100 % nghĩa là tham số không phù hợp. "
+         "Dùng số nhân viên trong danh mục làm số người giả định nhân viên có mặt khi máy quét nghe: với máy cố định nghe cả ban đêm, hãy xem báo cáo theo giờ (--by hour). "
          "Các ước lượng được kiểm định bằng mô phỏng (bench/accuracy.py)."),
     ],
 }  # fmt: skip

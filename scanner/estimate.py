@@ -8,19 +8,26 @@ Derivations (also printed in the report's method notes):
 * **Exclusions**: a window with `health.clock_synced is False` (when `require_clock_sync`) is
   dropped (its slot alignment is meaningless); otherwise a window with
   `scanned_s < coverage_min * window_s` is dropped. Both are counted and reported.
-* **Bluezone Android** is keyed by its 12-byte rolling ID, which is constant for a UTC quarter-hour
-  slot (protocol.md §2.9); the phone advertises in 15 s bursts every 30 s, or every ~9 min in Doze
-  (§0.3). For slot s with X_s distinct IDs (the window's `slot_counts`, cumulative in the slot)
-  after tau_s seconds of listening, a present phone is seen with probability
+* **Bluezone Android** is keyed by its 12-byte rolling ID, constant for a UTC quarter-hour slot
+  (protocol.md §2.9); the phone advertises in 15 s bursts every 30 s, or every ~9 min in Doze
+  (§0.3). Listening for tau seconds, a present phone is seen with probability
   p(tau) = (1-d) min(1, (tau+b)/c) + d min(1, (tau+b)/D)   (burst b, period c, Doze share d and
-  period D: an interval of length tau starting at a uniform phase overlaps a burst with probability
-  (tau+b)/period). N_a = sum_s tau_s X_s / p(tau_s) / sum_s tau_s over slots with
-  tau_s >= min_slot_scan_s,
-  with detection variance N_a (1-p)/p (binomial thinning, slots taken as fully correlated).
+  period D: an interval of length tau at a uniform phase overlaps a burst w.p. (tau+b)/period).
+  Default (`android_slot_counts` = 0): N_a = mean over windows of x_w / p(W). Alternative (= 1,
+  stable offices only): slot s with X_s distinct IDs after tau_s s of listening gives
+  N_a = sum_s tau_s X_s / p(tau_s) / sum_s tau_s (slots with tau_s >= min_slot_scan_s); robust to
+  Doze, but X_s counts everyone who passed during the slot, which at a market is ~(1 + 900/dwell)
+  times the people present at one instant (measured: +37 pp bias in bench/accuracy.py --source
+  counts), hence not the default. Detection variance N_a (1-p)/p (binomial thinning, windows of a
+  visit taken as fully correlated).
 * **iPhones and Bluezone iOS** are keyed by address, which rotates every T ~ 15 min on a clock of
   its own (§5): a device present during a window of W seconds shows up as 1 + W/T keys on
   average (a rotation falls in the window with probability W/T). Per-window counts are divided by
   that factor and by the per-window detection probability of their stratum, then averaged.
+* **Turnover** (markets, counters; `dwell_s` from the site type): a window catches everyone
+  present at any time in it, ~(1 + W/dwell) times the people present at one instant, which is
+  what a head count measures; per-window counts are divided by it. Over a visit of V seconds
+  ~(1 + V/dwell) independent sets of people pass, so within-visit variances shrink by that.
 * **Head-count**: r = B / (H s), B = N_a + N_ios Bluezone phones, H people present (inspector's
   head count, else the registry's staff count), s smartphone share. Within-cluster variance:
   detection noise of B plus binomial ownership Var(M) = H s (1-s) of the M = H s owners.
