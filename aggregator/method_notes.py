@@ -18,11 +18,15 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "meaningless) and windows with less than coverage_min of the window actually scanned are "
          "not used; both are counted and shown."),
         ("Bluezone Android",
-         "Counted by its 12-byte rolling ID, constant for a UTC quarter hour. The phone advertises "
-         "15 s of every 30 s (every ~9 min in Doze), so for each slot the distinct IDs seen so far "
-         "are divided by the probability of seeing a present phone in the time listened: "
-         "p(tau) = (1-d) min(1,(tau+15)/30) + d min(1,(tau+15)/540). Slots are averaged, weighted by "
-         "listening time."),
+         "Counted by its 12-byte rolling ID. The phone advertises 15 s of every 30 s (every ~9 min in Doze), so "
+         "per-window counts are divided by the probability of seeing a present phone in one window: "
+         "p(tau) = (1-d) min(1,(tau+15)/30) + d min(1,(tau+15)/540), d the Doze share. The per-slot count of distinct "
+         "IDs is robust to Doze but counts everyone who passed in 15 minutes; it is used only when "
+         "android_slot_counts = 1 (stable offices)."),
+        ("Turnover",
+         "At markets and counters a window catches everyone present at any time in it, about (1 + W/dwell) times "
+         "the people present at one instant (what a head count measures); counts are divided by that factor, "
+         "dwell_s coming from the site type."),
         ("iPhones and Bluezone iOS",
          "Counted by address, which rotates about every 15 min: a phone present for a window of W "
          "seconds appears as about 1 + W/900 addresses, so per-window counts are divided by that "
@@ -57,10 +61,13 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "Cửa sổ của máy có đồng hồ chưa đồng bộ và cửa sổ có thời gian quét thực tế dưới "
          "coverage_min không được dùng; cả hai đều được đếm và hiển thị."),
         ("Bluezone Android",
-         "Đếm theo mã định danh 12 byte, không đổi trong mỗi 15 phút UTC. Điện thoại phát 15 giây "
-         "trong mỗi 30 giây (khoảng 9 phút khi ở chế độ Doze), nên số mã thấy trong mỗi khung 15 phút "
-         "được chia cho xác suất thấy một máy có mặt trong thời gian đã nghe: "
-         "p(tau) = (1-d) min(1,(tau+15)/30) + d min(1,(tau+15)/540)."),
+         "Đếm theo mã định danh 12 byte. Điện thoại phát 15 giây trong mỗi 30 giây (khoảng 9 phút khi ở chế độ "
+         "Doze), nên số đếm mỗi cửa sổ được chia cho xác suất thấy một máy có mặt trong một cửa sổ: "
+         "p(tau) = (1-d) min(1,(tau+15)/30) + d min(1,(tau+15)/540). Số mã khác nhau trong 15 phút chỉ dùng khi "
+         "android_slot_counts = 1 (cơ quan ổn định)."),
+        ("Người ra vào",
+         "Ở chợ và quầy giao dịch, một cửa sổ thấy mọi người có mặt lúc nào đó trong cửa sổ, khoảng (1 + W/dwell) "
+         "lần số người có mặt tại một thời điểm (điều mà việc đếm người đo); số đếm được chia cho hệ số này."),
         ("iPhone và Bluezone iOS",
          "Đếm theo địa chỉ, đổi khoảng 15 phút một lần: một máy có mặt trong cửa sổ W giây xuất hiện "
          "như khoảng 1 + W/900 địa chỉ; số đếm được chia cho hệ số này và xác suất phát hiện."),
