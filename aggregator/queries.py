@@ -44,8 +44,8 @@ s AS (
   GROUP BY site, node, window_start / 900
 ),
 p AS (
-  SELECT *, (1 - :doze) * MIN(1.0, (tau + :burst) / :period)
-            + :doze * MIN(1.0, (tau + :burst) / :doze_period) AS q
+  SELECT *, :advertising * ((1 - :doze) * MIN(1.0, (tau + :burst) / :period)
+            + :doze * MIN(1.0, (tau + :burst) / :doze_period)) AS q
   FROM s
 )
 SELECT site, node, day, hour,
@@ -103,6 +103,7 @@ def cluster_query(
         require_clock=1 if params.v("require_clock_sync") >= 0.5 else 0,
         coverage_min=params.v("coverage_min"),
         doze=params.v("android_doze_share"),
+        advertising=params.v("android_advertising"),
         burst=params.v("android_burst_s"),
         period=params.v("android_period_s"),
         doze_period=params.v("android_doze_period_s"),

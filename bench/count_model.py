@@ -37,6 +37,7 @@ class _Person:
     doze: bool
     phase: float
     ios_bg: bool
+    silent: bool  # a Bluezone Android whose stack never advertises (protocol.md §2.7)
 
 
 def simulate_counts(
@@ -95,7 +96,7 @@ def simulate_counts(
                 if p.bluezone and rng.random() < (p_ios_bg if p.ios_bg else p_ios_fg):
                     bg += keys if p.ios_bg else 0
                     fg += 0 if p.ios_bg else keys
-            elif p.bluezone and _burst_overlaps(p, lo, hi):
+            elif p.bluezone and not p.silent and _burst_overlaps(p, lo, hi):
                 a += 1
                 seen_slot.add(i)
         heads.append(present)
@@ -122,7 +123,7 @@ def _person(
 ) -> _Person:
     phone = None if rng.random() >= s else ("ios" if rng.random() < q else "android")
     return _Person(arrive, leave, phone, rng.random() < a, rng.random() < d,
-                   rng.uniform(0, 540), rng.random() < 0.8)  # fmt: skip
+                   rng.uniform(0, 540), rng.random() < 0.8, rng.random() < 0.03)  # fmt: skip
 
 
 def _burst_overlaps(p: _Person, lo: float, hi: float) -> bool:

@@ -99,7 +99,8 @@ def slot_detection(tau_s: float, p: EstimationParams) -> float:
     """Probability that a present Bluezone Android phone is seen in tau_s seconds of a slot."""
     b, c = p.v("android_burst_s"), p.v("android_period_s")
     d, big = p.v("android_doze_share"), p.v("android_doze_period_s")
-    return (1 - d) * min(1.0, (tau_s + b) / c) + d * min(1.0, (tau_s + b) / big)
+    awake = (1 - d) * min(1.0, (tau_s + b) / c) + d * min(1.0, (tau_s + b) / big)
+    return p.v("android_advertising") * awake
 
 
 def exclusion(report: WindowReport, p: EstimationParams) -> str | None:

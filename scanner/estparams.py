@@ -63,6 +63,11 @@ class EstimationParams:
         "assumption: share of Bluezone Android phones in Doze during a visit (protocol.md §0.3 "
         "inference; no measurement found)",
     )
+    android_advertising: Param = _P(
+        0.97,
+        "assumption: share of Bluezone Android phones whose stack advertises at all (some run "
+        "scan-only, protocol.md §2.7); detection is multiplied by it",
+    )
     android_doze_period_s: Param = _P(
         540.0, "protocol.md §0.3: in Doze the 30 s cycle can degrade to >= 9 min steps"
     )
@@ -124,7 +129,8 @@ class EstimationParams:
 _NAMES: Final = frozenset(f.name for f in fields(EstimationParams))
 _UNIT: Final = frozenset(
     {"smartphone_share", "ios_share", "coverage_min", "android_doze_share", "p_ios_fg",
-     "p_ios_bg", "p_iphone", "confidence", "require_clock_sync", "android_slot_counts"}
+     "p_ios_bg", "p_iphone", "confidence", "require_clock_sync", "android_slot_counts",
+     "android_advertising"}
 )  # fmt: skip
 DEFAULT_PARAMS: Final = EstimationParams()
 

@@ -19,15 +19,15 @@ from tests.estimate.factory import T0, window
 # Perfect detection, no Doze, Android from slot counts: the arithmetic is easy to follow by hand.
 EXACT = DEFAULT_PARAMS.override(
     "test", android_doze_share=0.0, p_ios_fg=1.0, p_ios_bg=1.0, p_iphone=1.0,
-    android_slot_counts=1.0,
+    android_slot_counts=1.0, android_advertising=1.0,
 )  # fmt: skip
 SLOTS = DEFAULT_PARAMS.override("test", android_slot_counts=1.0)
 Z95 = 1.959963984540054
 
 
 def test_slot_detection_mixes_awake_and_doze_cycles() -> None:
-    # 80 % awake: (60+15)/30 >= 1 -> 1; 20 % in Doze: (60+15)/540.
-    assert slot_detection(60, DEFAULT_PARAMS) == pytest.approx(0.8 + 0.2 * 75 / 540)
+    # 97 % advertise at all; 80 % awake: (60+15)/30 >= 1 -> 1; 20 % in Doze: (60+15)/540.
+    assert slot_detection(60, DEFAULT_PARAMS) == pytest.approx(0.97 * (0.8 + 0.2 * 75 / 540))
     # Less than one awake period: an interval of 5 s overlaps a 15 s burst with p (5+15)/30.
     assert slot_detection(5, EXACT) == pytest.approx(20 / 30)
 
@@ -50,7 +50,7 @@ def test_android_detection_correction_divides_slot_count() -> None:
     w = window(slot_android=4, headcount=20)
     c = clusters_from_reports([w], SLOTS)
     e = estimate("headcount", c, SLOTS)
-    p = 0.8 + 0.2 * 75 / 540
+    p = 0.97 * (0.8 + 0.2 * 75 / 540)
     assert e.bluezone == pytest.approx(4 / p)
     assert e.value == pytest.approx(4 / p / (20 * 0.7))
 
@@ -58,13 +58,15 @@ def test_android_detection_correction_divides_slot_count() -> None:
 def test_default_android_count_is_per_window_over_window_detection() -> None:
     ws = [window(i, android=n, slot_android=9, headcount=20) for i, n in enumerate([4, 5, 6])]
     e = estimate("headcount", clusters_from_reports(ws), DEFAULT_PARAMS)
-    p = 0.8 + 0.2 * 75 / 540  # one 60 s window: awake phones always seen, Doze ones rarely
+    p = 0.97 * (0.8 + 0.2 * 75 / 540)  # one 60 s window: awake phones seen, Doze ones rarely
     assert e.bluezone == pytest.approx(5 / p)
 
 
 def test_turnover_at_markets_divides_window_counts_by_one_plus_w_over_dwell() -> None:
     ws = [window(i, android=5, ios_bg=2, iphone=6, headcount=20) for i in range(3)]
-    plain = DEFAULT_PARAMS.override("t", android_doze_share=0.0, p_ios_bg=1.0, p_iphone=1.0)
+    plain = DEFAULT_PARAMS.override(
+        "t", android_doze_share=0.0, p_ios_bg=1.0, p_iphone=1.0, android_advertising=1.0
+    )
     market = for_site_type(plain, "market")
     assert market.v("dwell_s") == 1200 and "dwell_market_s" in market.dwell_s.source
     assert for_site_type(plain, "office") is plain
