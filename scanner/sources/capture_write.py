@@ -19,8 +19,8 @@ the way a host does and must merge them themselves.
   `{"t": 1596866400.25, "address": "C4:7C:8D:6A:22:01", "address_type": "random", "rssi": -70,
   "adv": "0201020fffb522...", "scan_rsp": "14ff4c0001..." | null, "pdu": "adv_ind"}`.
   `t` is UTC epoch seconds, `rssi` dBm or null, `adv`/`scan_rsp` the raw AD bytes in hex, `pdu`
-  a `PduKind` value. From a sniffer capture: `tshark -r f.pcap -T ek -x` gives `frame.time_epoch`,
-  `btle.advertising_address` and `btcommon.eir_ad.advertising_data_raw` per packet, one line each.
+  a `PduKind` value. The reader also takes tshark's own lines as they are:
+  `tshark -r f.pcap -T ek -x > f.jsonl` (one packet per line; scan responses merged on reading).
 """
 
 from __future__ import annotations

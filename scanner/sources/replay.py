@@ -26,15 +26,15 @@ File content never raises: truncated files and corrupt records are skipped and c
 
 from __future__ import annotations
 
-import json
 import mmap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from scanner.advert import PduKind, RawAdvert
+from scanner.advert import RawAdvert
 from scanner.sources import capture_formats as cf
 from scanner.sources.capture_read import ReplayError, open_btsnoop, open_pcap, open_pcapng
+from scanner.sources.jsonl_read import jsonl_batches
 from scanner.sources.merge import BATCH_ROWS, MERGE_WINDOW_S, Feed, Merger, ReplayStats, Row
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ __all__ = [
     "read_capture", "replay_into",
 ]  # fmt: skip
 
-_PDU_BY_NAME: Final = {k.value: k for k in PduKind}
 _PCAP_MAGICS: Final = (
     b"\xd4\xc3\xb2\xa1",
     b"\xa1\xb2\xc3\xd4",
@@ -93,7 +92,7 @@ def iter_batches(
     stats.format = fmt
     merger = Merger(stats, batch, feed)
     if fmt == "jsonl":
-        return _jsonl(_open_text(path), merger)
+        return jsonl_batches(_open_text(path), merger)
     buf = _load(path)
     if fmt == "pcap":
         return open_pcap(buf, merger, fast)
@@ -143,55 +142,3 @@ def _open_text(path: str | Path) -> Any:
         return open(path, "rb")  # closed by the generator that reads it
     except OSError as exc:
         raise ReplayError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-
-def _jsonl(f: Any, merger: Merger) -> Iterator[list[Row]]:
-    """The project's JSONL: one host-level advert per line; bad lines are counted, not fatal."""
-    stats = merger.stats
-    try:
-        with f:
-            for line in f:
-                stats.bytes_read += len(line)
-                if not line.strip():
-                    continue
-                stats.records += 1
-                row = _jsonl_row(line)
-                if row is None:
-                    stats.skipped_corrupt += 1
-                    continue
-                t, addr, rssi, adv, rsp, pdu = row
-                if rsp is not None:
-                    merger.adverts += 1  # already merged by whoever wrote the line
-                    if merger.feed is not None:
-                        merger.feed(t, addr, rssi, adv, rsp)
-                    else:
-                        merger.out.append(row)
-                else:
-                    merger.add_one(t, pdu, addr, rssi, adv)  # a bare SCAN_RSP line merges here
-                if len(merger.out) >= merger.batch:
-                    yield merger.take()
-            if merger.out:
-                yield merger.take()
-    finally:
-        merger.flush_stats()
-
-
-def _jsonl_row(line: bytes) -> Row | None:
-    try:
-        obj = json.loads(line)
-        if not isinstance(obj, dict):
-            return None
-        t = float(obj["t"])
-        address = str(obj["address"]).upper()
-        rssi = obj.get("rssi", obj.get("rssi_dbm"))
-        adv = bytes.fromhex(obj.get("adv", obj.get("adv_hex")) or "")
-        rsp_hex = obj.get("scan_rsp", obj.get("scan_rsp_hex"))
-        rsp = None if rsp_hex is None else bytes.fromhex(rsp_hex)
-        pdu = _PDU_BY_NAME.get(str(obj.get("pdu", "unknown")), PduKind.UNKNOWN)
-        if rssi is not None and (isinstance(rssi, bool) or not -128 <= int(rssi) <= 127):
-            return None
-        if len(address) != 17 or t != t or t in (float("inf"), float("-inf")):  # NaN/inf
-            return None
-        return (t, address, None if rssi is None else int(rssi), adv, rsp, pdu)
-    except (KeyError, TypeError, ValueError, OverflowError, RecursionError, AttributeError):
-        return None

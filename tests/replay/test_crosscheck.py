@@ -16,7 +16,7 @@ import pytest
 
 from scanner.adparse import iter_ad
 from scanner.sources.capture_write import write_capture
-from scanner.sources.replay import iter_batches
+from scanner.sources.replay import ReplayStats, iter_batches
 from tests.conftest import IN_CI
 from tests.replay import ads
 
@@ -132,3 +132,24 @@ def test_btmon_decodes_what_we_decode(
         assert m1 == [m for c, m in zip(c2, m2, strict=True) if c == 0x22B5 or c == 0x1234]
     ids = {m for (_, _, _, _, _, mm) in theirs for m in mm}
     assert ads.ID_SLOT23 in ids
+
+
+@pytest.mark.parametrize("linktype", [256, 201])
+def test_tshark_ek_output_replays_like_the_capture(
+    tmp_path: Path, scene_adverts: list[object], linktype: int
+) -> None:
+    """`tshark -T ek -x` lines are a JSONL input: same rows as reading the pcap itself."""
+    tshark = _tool("tshark")
+    path = tmp_path / "scene.pcap"
+    write_capture(path, scene_adverts, "pcap", linktype=linktype)  # type: ignore[arg-type]
+    ek = tmp_path / "scene.jsonl"
+    with ek.open("wb") as out:
+        subprocess.run([tshark, "-r", str(path), "-T", "ek", "-x"], stdout=out,
+                       stderr=subprocess.DEVNULL, timeout=120, check=True)  # fmt: skip
+    s1, s2 = ReplayStats(), ReplayStats()
+    want = [r for b in iter_batches(path, stats=s1) for r in b]
+    got = [r for b in iter_batches(ek, stats=s2) for r in b]
+    assert [r[1:] for r in got] == [r[1:] for r in want]
+    assert [r[0] for r in got] == pytest.approx([r[0] for r in want], abs=1e-6)
+    assert s2.format == "jsonl" and s2.records == s1.records and s2.skipped_corrupt == 0
+    assert s2.scan_responses_merged == s1.scan_responses_merged > 0
