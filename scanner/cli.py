@@ -175,6 +175,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 # Registers the `live` and `doctor` commands; cli_live imports no bleak at module level.
 from scanner import cli_live  # noqa: E402, F401
+from scanner import simulate_cli  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()
