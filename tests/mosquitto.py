@@ -69,18 +69,17 @@ def make_tls(d: Path) -> TlsFiles:
     def run(*args: str) -> None:
         subprocess.run([openssl, *args], cwd=d, check=True, capture_output=True)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=bzaudit-test-ca",
-        "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=other-ca",
-        "-keyout", "other.key", "-out", "other.crt")  # fmt: skip
+    for name, cn in (("ca", "bzaudit-test-ca"), ("other", "other-ca")):
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", f"/CN={cn}",
+            "-keyout", f"{name}.key", "-out", f"{name}.crt")  # fmt: skip
     run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
         "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
     (d / "server.ext").write_text(
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
         "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
     )
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "30", "-extfile", "server.ext", "-out", "server.crt")  # fmt: skip
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "30", "-extfile", "server.ext", "-out", "server.crt")  # fmt: skip
     return TlsFiles(d / "ca.crt", d / "server.crt", d / "server.key", d / "other.crt")
 
 
@@ -111,11 +110,12 @@ class Mosquitto:
             # Queue without limit for the aggregator's persistent session during tests.
             "max_queued_messages 0",
             "max_inflight_messages 100",
-            "log_dest stdout",
+            f"log_dest file {self.log}",  # flushed per line, unlike stdout to a file
             "log_type error",
             "log_type warning",
             "log_type notice",
             "log_type information",
+            "log_type subscribe",
             f"listener {self.port} 127.0.0.1",
         ]
         if os.geteuid() == 0:

@@ -81,3 +81,84 @@ class Proc:
 
     def wait(self, timeout: float = 60.0) -> int:
         return self.p.wait(timeout)
+
+
+def wait_until(cond: object, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def store_seqs(db: Path, node: str) -> list[int]:
+    """Seqs stored for `node`, read the way a report would (a second connection, WAL)."""
+    import sqlite3
+
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        return [
+            r[0]
+            for r in con.execute("SELECT seq FROM windows WHERE node = ? ORDER BY seq", (node,))
+        ]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def outbox_rows(path: Path) -> list[tuple[int, int, bool]]:
+    """(seq, window_start, sent) of every outbox row."""
+    import sqlite3
+
+    con = sqlite3.connect(path, timeout=10)
+    try:
+        return [
+            (s, w, sent is not None)
+            for s, w, sent in con.execute(
+                "SELECT seq, window_start, sent_at FROM outbox ORDER BY seq"
+            )
+        ]
+    finally:
+        con.close()
+
+
+class OrderWatcher:
+    """mosquitto_sub on a persistent session: the order windows reach a subscriber."""
+
+    def __init__(self, broker: object, workdir: Path) -> None:
+        from tests.mosquitto import require
+
+        self.broker = broker
+        self.file = workdir / "order.txt"
+        with self.file.open("wb") as out:
+            self.p = subprocess.Popen(
+                [require("mosquitto_sub"), "-h", "127.0.0.1", "-p", str(broker.port),  # type: ignore[attr-defined]
+                 "-q", "1", "-c", "-i", "order-check", "-t", "bzaudit/v1/+/+/window"],
+                stdout=out, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        wait_until(
+            lambda: "order-check 1 bzaudit/v1/+/+/window" in broker.log_text(),  # type: ignore[attr-defined]
+            10, "mosquitto_sub to subscribe",
+        )  # fmt: skip
+
+    def seqs(self, node: str) -> list[int]:
+        import json
+
+        out = []
+        for line in self.file.read_text().splitlines():
+            obj = json.loads(line)
+            if obj["node"] == node:
+                out.append(obj["seq"])
+        return out
+
+    def first_arrivals(self, node: str) -> list[int]:
+        return list(dict.fromkeys(self.seqs(node)))
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            self.p.terminate()
+        self.p.wait(10)
