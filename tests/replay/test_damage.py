@@ -180,3 +180,24 @@ def test_arbitrary_bytes_after_a_magic_never_raise_anything_else(
             pass
     except ReplayError:
         pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(frame=st.binary(max_size=80), phdr=st.booleans())
+def test_frame_decoders_never_raise(frame: bytes, phdr: bool) -> None:
+    from scanner.sources.frame_decode import decode_hci_event, decode_hci_h4, decode_ll
+
+    for decoded in (
+        decode_ll(frame, 0, len(frame), phdr),
+        decode_hci_h4(frame, 0, len(frame)),
+        decode_hci_event(frame, 0, len(frame)),
+        decode_hci_event(b"\x3e" + bytes([len(frame) + 1, 0x02]) + frame, 0, len(frame) + 3),
+        decode_hci_event(b"\x3e" + bytes([len(frame) + 1, 0x0D]) + frame, 0, len(frame) + 3),
+    ):
+        reports = decoded if isinstance(decoded, list) else [decoded]
+        for r in reports:
+            if isinstance(r, int):
+                continue
+            _kind, address, rssi, data = r
+            assert len(address) == 17 and isinstance(data, bytes)
+            assert rssi is None or -128 <= rssi <= 127
