@@ -1,4 +1,4 @@
-"""`bzscan simulate`: write a simulated capture of a site and its ground truth (registered on `bzscan`)."""
+"""`bzscan simulate`: a simulated capture of a site and its ground truth (a `bzscan` command)."""
 
 from __future__ import annotations
 
@@ -35,28 +35,75 @@ def _start(ctx: click.Context, param: click.Parameter, value: str) -> float:
 
 
 @main.command("simulate")
-@click.option("--scenario", default="office", show_default=True,
-              help="Packaged scenario (office, market, counter) or a scenario YAML file.")  # fmt: skip
+@click.option(
+    "--scenario",
+    default="office",
+    show_default=True,
+    help="Packaged scenario (office, market, counter) or a YAML file.",
+)
 @click.option(
     "--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same file)."
 )
-@click.option("--duration", "duration_s", default="30m", callback=_duration, show_default=True,
-              help="Simulated time, e.g. 30m, 90s, 2h.")  # fmt: skip
-@click.option("--start", "start", default="2020-08-10T01:00:00Z", callback=_start,
-              show_default=True, help="Start of the capture (UTC).")  # fmt: skip
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Capture file: .pcap (link type 256), .pcapng, .btsnoop or .jsonl.")  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default=None,
-              help="Override the format implied by the file suffix.")  # fmt: skip
-@click.option("--truth", "truth_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Write the ground truth here (JSON).")  # fmt: skip
-@click.option("--truth-window", type=int, default=60, show_default=True,
-              help="Window length of the per-window truth; must divide 900.")  # fmt: skip
-@click.option("--scan-mode", type=click.Choice(["active", "passive"]), default=None,
-              help="Override the scenario's scanner mode (passive: no scan responses).")  # fmt: skip
-def simulate_cmd(scenario: str, seed: int, duration_s: float, start: float, out: Path,
-                 fmt: str | None, truth_path: Path | None, truth_window: int,
-                 scan_mode: str | None) -> None:  # fmt: skip
+@click.option(
+    "--duration",
+    "duration_s",
+    default="30m",
+    callback=_duration,
+    show_default=True,
+    help="Simulated time, e.g. 30m, 90s, 2h.",
+)
+@click.option(
+    "--start",
+    "start",
+    default="2020-08-10T01:00:00Z",
+    callback=_start,
+    show_default=True,
+    help="Start of the capture (UTC).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Capture file: .pcap (link type 256), .pcapng, .btsnoop or .jsonl.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_FORMATS),
+    default=None,
+    help="Override the format implied by the file suffix.",
+)
+@click.option(
+    "--truth",
+    "truth_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the ground truth here (JSON).",
+)
+@click.option(
+    "--truth-window",
+    type=int,
+    default=60,
+    show_default=True,
+    help="Window length of the per-window truth; must divide 900.",
+)
+@click.option(
+    "--scan-mode",
+    type=click.Choice(["active", "passive"]),
+    default=None,
+    help="Override the scenario's scan mode (passive: no scan responses).",
+)
+def simulate_cmd(
+    scenario: str,
+    seed: int,
+    duration_s: float,
+    start: float,
+    out: Path,
+    fmt: str | None,
+    truth_path: Path | None,
+    truth_window: int,
+    scan_mode: str | None,
+) -> None:
     """Simulate a site with known truth and write it as a capture file.
 
     The capture holds (simulated) addresses and Bluezone IDs like a real recording would.
@@ -65,8 +112,9 @@ def simulate_cmd(scenario: str, seed: int, duration_s: float, start: float, out:
     from scanner.sources.simulate_model import ScenarioError, load_scenario
 
     if truth_window <= 0 or SLOT_SECONDS % truth_window:
-        raise click.BadParameter(f"{truth_window} does not divide {SLOT_SECONDS}",
-                                 param_hint="--truth-window")  # fmt: skip
+        raise click.BadParameter(
+            f"{truth_window} does not divide {SLOT_SECONDS}", param_hint="--truth-window"
+        )
     try:
         sc = load_scenario(scenario)
     except ScenarioError as exc:

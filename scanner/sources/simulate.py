@@ -5,8 +5,9 @@ site would have reported (time-ordered) and a `Truth`; `write_simulation` writes
 capture writers (pcap 256, pcapng, btsnoop, JSONL) plus a truth JSON. Everything is decided by
 `random.Random(seed)` (no global RNG): the same seed gives the same bytes.
 
-What is modelled, and where it comes from, is in `simulate_people` (who is there), `simulate_devices`
-(advertising schedules, addresses, RSSI, effective capture) and the scenario YAML files.
+What is modelled, and where it comes from, is in `simulate_people` (who is there),
+`simulate_devices` (advertising schedules, addresses, RSSI, effective capture) and the scenario
+YAML files.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = ["SimResult", "Truth", "simulate", "write_simulation"]
 # Time stamps are kept 1.5 ms clear of whole seconds (every window edge is a whole second), so a
 # scan response written 0.5 ms after its advert lands in the same window in every format.
 _EDGE_GUARD_S: Final = 0.9985
+_ALNUM: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _OTHER_APP_UUIDS: Final = 64  # pool of other apps' background service UUIDs (assumption)
 
 
@@ -69,21 +71,30 @@ def _radio(sc: Scenario, rng: random.Random, distance: float, tx: str, body: boo
     slow = rng.gauss(0.0, sc.shadowing_sd_db)
     if body and rng.random() < sc.body_loss_share:
         slow += rng.uniform(0.5, 1.5) * sc.body_loss_db  # phone in a pocket or bag
-    return Radio(distance, RSSI_1M[tx], sc.path_loss_exponent, slow, sc.fading_sd_db,
-                 sc.sensitivity_dbm)  # fmt: skip
+    return Radio(
+        distance, RSSI_1M[tx], sc.path_loss_exponent, slow, sc.fading_sd_db, sc.sensitivity_dbm
+    )
 
 
 def _iphone_frames(sc: Scenario, p: Person, rng: random.Random) -> Frames:
     """One iPhone's frames under its current address (protocol.md §2.5, §2.6, §4.1, §5)."""
     nearby = bytes((rng.choice((0x01, 0x03, 0x07, 0x0B)), rng.choice(pl.IPHONE_NEARBY_FLAGS)))
     nearby += rng.randbytes(4)
-    frames: Frames = [(pl.iphone_nearby(nearby, handoff=rng.random() < 0.2), None,
-                       PduKind.ADV_IND, ("iphone/all",))]  # fmt: skip
+    frames: Frames = [
+        (
+            pl.iphone_nearby(nearby, handoff=rng.random() < 0.2),
+            None,
+            PduKind.ADV_IND,
+            ("iphone/all",),
+        )
+    ]
     if p.stratum == "ios_fg":
         frames.append((pl.bz_ios_fg(), None, PduKind.ADV_IND, ("bluezone/ios_fg",)))
         return frames
-    uuids = [f"0000{0x1000 + rng.randrange(_OTHER_APP_UUIDS):04X}-0000-1000-8000-00805F9B34FB"
-             for _ in range(p.other_bg_apps)]  # fmt: skip
+    uuids = [
+        f"0000{0x1000 + rng.randrange(_OTHER_APP_UUIDS):04X}-0000-1000-8000-00805F9B34FB"
+        for _ in range(p.other_bg_apps)
+    ]
     if p.stratum == "ios_bg":
         uuids.append(pl.BZ_IOS_V2_UUID)
     if not uuids:
@@ -102,15 +113,29 @@ def _iphone_frames(sc: Scenario, p: Person, rng: random.Random) -> Frames:
     return frames
 
 
-def _devices(sc: Scenario, rng: random.Random, persons: list[Person], start: float,
-             end: float) -> list[tuple[Device, str]]:  # fmt: skip
+def _devices(
+    sc: Scenario, rng: random.Random, persons: list[Person], start: float, end: float
+) -> list[tuple[Device, str]]:
     """Every advertiser with its emitter family, built in a fixed order from the master RNG."""
     out: list[tuple[Device, str]] = []
 
-    def add(kind: str, p: Person | None, ivs: list[tuple[float, float]], tx: str, dist: float,
-            body: bool = True, **params: object) -> None:  # fmt: skip
-        dev = Device(kind, ivs, _radio(sc, rng, dist, tx, body), rng.getrandbits(64),
-                     dict(params), None if p is None else p.index)  # fmt: skip
+    def add(
+        kind: str,
+        p: Person | None,
+        ivs: list[tuple[float, float]],
+        tx: str,
+        dist: float,
+        body: bool = True,
+        **params: object,
+    ) -> None:
+        dev = Device(
+            kind,
+            ivs,
+            _radio(sc, rng, dist, tx, body),
+            rng.getrandbits(64),
+            dict(params),
+            None if p is None else p.index,
+        )
         out.append((dev, kind))
 
     for p in persons:
@@ -118,30 +143,62 @@ def _devices(sc: Scenario, rng: random.Random, persons: list[Person], start: flo
         if not ivs:
             continue
         if p.phone == "android" and p.stratum in ("android", "android_v1"):
-            blid = "".join(rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-                           for _ in range(6))  # fmt: skip
-            add("bz_android", p, ivs, "android_low" if p.stratum == "android" else "android_default",
-                p.distance_m, v1=p.stratum == "android_v1", blid=blid, doze=p.doze,
-                phase=rng.uniform(0, PERIOD_S), companion=p.companion,
-                companion_parity=rng.randrange(2), clock_offset_s=rng.gauss(0, sc.clock_offset_sd_s),
-                base_key=rng.randbytes(32), base_day=int(start // 86400) - rng.randint(1, 90))  # fmt: skip
+            blid = "".join(rng.choice(_ALNUM) for _ in range(6))
+            tx = "android_low" if p.stratum == "android" else "android_default"
+            add(
+                "bz_android",
+                p,
+                ivs,
+                tx,
+                p.distance_m,
+                v1=p.stratum == "android_v1",
+                blid=blid,
+                doze=p.doze,
+                phase=rng.uniform(0, PERIOD_S),
+                companion=p.companion,
+                companion_parity=rng.randrange(2),
+                clock_offset_s=rng.gauss(0, sc.clock_offset_sd_s),
+                base_key=rng.randbytes(32),
+                base_day=int(start // 86400) - rng.randint(1, 90),
+            )
         elif p.phone == "android" and p.samsung_adv:
             add("samsung", p, ivs, "android_default", p.distance_m, payload=rng.randbytes(8))
         elif p.phone == "iphone":
             # Silent Bluezone iPhones still send Nearby Info: they count as iPhones only.
             add("iphone", p, ivs, "iphone", p.distance_m)
         if p.watch:
-            add("watch_apple" if p.phone == "iphone" else "watch_samsung", p, ivs, "wearable",
-                p.distance_m, body=False, payload=rng.randbytes(5))  # fmt: skip
+            add(
+                "watch_apple" if p.phone == "iphone" else "watch_samsung",
+                p,
+                ivs,
+                "wearable",
+                p.distance_m,
+                body=False,
+                payload=rng.randbytes(5),
+            )
         if p.earbuds:
-            add("airpods" if p.phone == "iphone" else "fastpair", p, ivs, "accessory",
-                p.distance_m, model=rng.randbytes(3))  # fmt: skip
+            add(
+                "airpods" if p.phone == "iphone" else "fastpair",
+                p,
+                ivs,
+                "accessory",
+                p.distance_m,
+                model=rng.randbytes(3),
+            )
         if p.airtag:
             add("airtag", p, ivs, "accessory", p.distance_m)
     whole = [(start, end)]
     for i in range(sc.beacons):
-        add("beacon", None, whole, "beacon", rng.uniform(2.0, sc.radius_m), body=False,
-            uuid=rng.randbytes(16), minor=i)  # fmt: skip
+        add(
+            "beacon",
+            None,
+            whole,
+            "beacon",
+            rng.uniform(2.0, sc.radius_m),
+            body=False,
+            uuid=rng.randbytes(16),
+            minor=i,
+        )
     for _ in range(sc.pcs):
         add("pc", None, whole, "pc", rng.uniform(2.0, sc.radius_m), body=False)
     return out
@@ -158,8 +215,9 @@ def _emit(sc: Scenario, dev: Device, kind: str, persons: list[Person]) -> list[R
 
     if kind == "iphone":
         p = persons[dev.person or 0]
-        return emit_rotating(dev, rs, gate, lambda r, _e: _iphone_frames(sc, p, r),
-                             interval_s=0.265)  # fmt: skip
+        return emit_rotating(
+            dev, rs, gate, lambda r, _e: _iphone_frames(sc, p, r), interval_s=0.265
+        )
     payload = prm.get("payload", b"")
     assert isinstance(payload, bytes)
     if kind == "samsung":
@@ -181,24 +239,33 @@ def _emit(sc: Scenario, dev: Device, kind: str, persons: list[Person]) -> list[R
         return emit_rotating(dev, rs, gate, lambda r, e: f, interval_s=0.25, rotation_s=None)
     if kind == "airtag":
         return emit_rotating(
-            dev, rs, gate, lambda r, e: const(pl.airtag(r.randbytes(22)), PduKind.ADV_NONCONN_IND),
-            interval_s=2.0)  # fmt: skip
+            dev,
+            rs,
+            gate,
+            lambda r, e: const(pl.airtag(r.randbytes(22)), PduKind.ADV_NONCONN_IND),
+            interval_s=2.0,
+        )
     if kind == "beacon":
         uuid = prm.get("uuid", bytes(16))
         assert isinstance(uuid, bytes)
-        f = const(pl.ibeacon(uuid, 100, int(prm.get("minor", 0))), PduKind.ADV_NONCONN_IND)  # type: ignore[call-overload]
+        f = const(pl.ibeacon(uuid, 100, int(prm.get("minor", 0))), PduKind.ADV_NONCONN_IND)
         return emit_rotating(dev, rs, gate, lambda r, e: f, interval_s=1.0, rotation_s=None)
     if kind == "pc":
+        nonconn = PduKind.ADV_NONCONN_IND
         return emit_rotating(
-            dev, rs, gate, lambda r, e: const(pl.ms_cdp_pc(r.randbytes(24)), PduKind.ADV_NONCONN_IND),
-            interval_s=0.25)  # fmt: skip
+            dev,
+            rs,
+            gate,
+            lambda r, e: const(pl.ms_cdp_pc(r.randbytes(24)), nonconn),
+            interval_s=0.25,
+        )
     raise ValueError(f"unknown simulated device kind {kind!r}")
 
 
 def simulate(
     scenario: Scenario, *, seed: int, start: float, duration_s: float, window_s: int = 60
 ) -> SimResult:
-    """Simulate `duration_s` seconds of `scenario` from UTC epoch `start`; deterministic per seed."""
+    """Simulate `duration_s` s of `scenario` from UTC epoch `start`; deterministic per seed."""
     if duration_s <= 0:
         raise ValueError("duration_s must be > 0")
     rng = random.Random(seed)
@@ -215,27 +282,42 @@ def simulate(
             t = _guard(r[0])
             if not start <= t < end:
                 continue
-            reports.append((t, *r[1:]))  # type: ignore[arg-type]
+            reports.append((t, *r[1:]))
             w = int(t // window_s) * window_s
             for tag in r[6]:
                 heard_any.setdefault((w, tag), set()).add(i)
                 if r[2] >= gate:
                     heard.setdefault((w, tag), set()).add(i)
     reports.sort(key=lambda r: r[0])
-    truth = build_truth(scenario, persons, heard, heard_any, start=start, end=end,
-                        window_s=window_s, seed=seed, adverts=len(reports))  # fmt: skip
+    truth = build_truth(
+        scenario,
+        persons,
+        heard,
+        heard_any,
+        start=start,
+        end=end,
+        window_s=window_s,
+        seed=seed,
+        adverts=len(reports),
+    )
     return SimResult(scenario, seed, start, duration_s, reports, persons, truth)
 
 
-def write_simulation(result: SimResult, out: str | Path, truth_path: str | Path | None = None,
-                     *, fmt: str | None = None) -> int:  # fmt: skip
+def write_simulation(
+    result: SimResult,
+    out: str | Path,
+    truth_path: str | Path | None = None,
+    *,
+    fmt: str | None = None,
+) -> int:
     """Write the capture (format from `fmt` or the file suffix) and the truth JSON."""
     from scanner.sources.capture_write import CaptureWriter
 
     path = Path(out)
     kind = fmt or {".btsnoop": "btsnoop", ".jsonl": "jsonl", ".pcapng": "pcapng"}.get(
-        path.suffix.lower(), "pcap")  # fmt: skip
-    with CaptureWriter(path, kind) as w:  # type: ignore[arg-type]
+        path.suffix.lower(), "pcap"
+    )
+    with CaptureWriter(path, kind) as w:  # type: ignore[arg-type]  # checked by the writer
         n = w.write_all(result.adverts())
     if truth_path is not None:
         Path(truth_path).write_text(

@@ -15,7 +15,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from scanner.advert import PduKind
 from scanner.bluezone_id import DAY_SECONDS, SLOTS_PER_DAY, daily_key, day_ids
@@ -25,9 +25,15 @@ from scanner.sources import simulate_payloads as pl
 # Android advertises with ADVERTISE_TX_POWER_LOW (protocol.md §2.2) -> weak; iPhones send TX power
 # 12 dBm in BMESH (§4.1); AltBeacon's companion uses TX HIGH (§2.3).
 RSSI_1M: Final = {
-    "android_low": -70.0, "android_default": -64.0, "android_high": -58.0,
-    "iphone": -56.0, "wearable": -66.0, "accessory": -62.0, "beacon": -59.0, "pc": -60.0,
-}  # fmt: skip
+    "android_low": -70.0,
+    "android_default": -64.0,
+    "android_high": -58.0,
+    "iphone": -56.0,
+    "wearable": -66.0,
+    "accessory": -62.0,
+    "beacon": -59.0,
+    "pc": -60.0,
+}
 ANDROID_LOW_LATENCY_S: Final = 0.1  # AOSP AdvertiseManager (protocol.md §2.7)
 ANDROID_LOW_POWER_S: Final = 1.0
 BURST_S: Final = 15.0  # protocol.md §2.7: on 15 s, off 15 s
@@ -65,7 +71,7 @@ class Device:
     intervals: list[tuple[float, float]]
     radio: Radio
     seed: int
-    params: dict[str, object] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     person: int | None = None
 
 
@@ -141,10 +147,10 @@ def emit_android_bz(dev: Device, report_s: float, gate: int) -> list[Report]:
     ear = _Ear(dev.radio, rng, gate)
     v1 = dev.params.get("v1", False)
     companion = bool(dev.params.get("companion"))
-    parity = int(dev.params.get("companion_parity", 0))  # type: ignore[call-overload]
-    offset = float(dev.params.get("clock_offset_s", 0.0))  # type: ignore[arg-type]
+    parity = int(dev.params.get("companion_parity", 0))
+    offset = float(dev.params.get("clock_offset_s", 0.0))
     base_key = dev.params.get("base_key", b"")
-    base_day = int(dev.params.get("base_day", 0))  # type: ignore[call-overload]
+    base_day = int(dev.params.get("base_day", 0))
     assert isinstance(base_key, bytes)
     ids_by_day: dict[int, list[bytes]] = {}
     beacon_rssi = Radio(**{**_radio_dict(dev.radio), "rssi_1m": RSSI_1M["android_high"]})
@@ -186,10 +192,13 @@ def emit_android_bz(dev: Device, report_s: float, gate: int) -> list[Report]:
 
 def _radio_dict(r: Radio) -> dict[str, float]:
     return {
-        "distance_m": r.distance_m, "rssi_1m": r.rssi_1m, "exponent": r.exponent,
-        "slow_loss_db": r.slow_loss_db, "fading_sd_db": r.fading_sd_db,
+        "distance_m": r.distance_m,
+        "rssi_1m": r.rssi_1m,
+        "exponent": r.exponent,
+        "slow_loss_db": r.slow_loss_db,
+        "fading_sd_db": r.fading_sd_db,
         "sensitivity_dbm": r.sensitivity_dbm,
-    }  # fmt: skip
+    }
 
 
 # A rotating advertiser's frames: called with the rng and the address epoch, returns the list of
@@ -199,9 +208,14 @@ FrameMaker = Callable[[random.Random, int], Frames]
 
 
 def emit_rotating(
-    dev: Device, report_s: float, gate: int, frames: FrameMaker, *,
-    interval_s: float, rotation_s: tuple[float, float] | None = IOS_ROTATION_S,
-) -> list[Report]:  # fmt: skip
+    dev: Device,
+    report_s: float,
+    gate: int,
+    frames: FrameMaker,
+    *,
+    interval_s: float,
+    rotation_s: tuple[float, float] | None = IOS_ROTATION_S,
+) -> list[Report]:
     """A continuously advertising device whose address rotates on its own unaligned clock.
 
     One address carries all of its frames at a time (iOS: Nearby Info and the overflow area,

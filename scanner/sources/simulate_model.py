@@ -124,7 +124,7 @@ def scenario_from_dict(data: object, *, where: str = "scenario") -> Scenario:
             if not (isinstance(value, list) and len(value) == 2):
                 raise ScenarioError(f"{where}: {key} must be [min, max]")
             value = (float(value[0]), float(value[1]))
-        elif isinstance(f.default, bool) or isinstance(f.default, str):
+        elif isinstance(f.default, bool | str):
             value = str(value)
         elif isinstance(f.default, int):
             if not isinstance(value, int) or isinstance(value, bool):

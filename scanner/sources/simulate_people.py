@@ -68,9 +68,8 @@ def _minus_absences(
 ) -> tuple[Interval, ...]:
     """[a, b) with a Poisson number of lognormal absences (meetings, lunch, errands) cut out."""
     cuts = sorted(
-        (s, s + _lognormal(rng, median_s, 0.7))
-        for s in _poisson_times(rng, per_hour, a, b)
-    )  # fmt: skip
+        (s, s + _lognormal(rng, median_s, 0.7)) for s in _poisson_times(rng, per_hour, a, b)
+    )
     out: list[Interval] = []
     t = a
     for s, e in cuts:
@@ -137,8 +136,18 @@ def _person(
                 stratum = "ios_silent"  # suspended or killed in the background: sends nothing
             else:
                 stratum = "ios_bg"
-        return Person(index, ivs, distance, onsite, "iphone", bz, stratum, ios_rsp=rsp,
-                      other_bg_apps=others, **extras)  # fmt: skip
+        return Person(
+            index,
+            ivs,
+            distance,
+            onsite,
+            "iphone",
+            bz,
+            stratum,
+            ios_rsp=rsp,
+            other_bg_apps=others,
+            **extras,
+        )
     bz = rng.random() < sc.adoption_android
     stratum = ""
     doze = companion = False
@@ -152,5 +161,16 @@ def _person(
             companion = rng.random() < sc.android_v307_share
         doze = rng.random() < sc.android_doze_share
     samsung = not bz and rng.random() < sc.android_samsung_adv_share
-    return Person(index, ivs, distance, onsite, "android", bz, stratum, doze=doze,
-                  companion=companion, samsung_adv=samsung, **extras)  # fmt: skip
+    return Person(
+        index,
+        ivs,
+        distance,
+        onsite,
+        "android",
+        bz,
+        stratum,
+        doze=doze,
+        companion=companion,
+        samsung_adv=samsung,
+        **extras,
+    )

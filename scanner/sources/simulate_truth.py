@@ -49,11 +49,19 @@ class Truth:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "scenario": self.scenario, "seed": self.seed, "start": self.start, "end": self.end,
-            "window_s": self.window_s, "rssi_min_dbm": self.rssi_min_dbm, "mode": self.mode,
-            "adverts": self.adverts, "rotation_s": ROTATION_S, "summary": self.summary,
-            "windows": self.windows, "visits": self.visits,
-        }  # fmt: skip
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "start": self.start,
+            "end": self.end,
+            "window_s": self.window_s,
+            "rssi_min_dbm": self.rssi_min_dbm,
+            "mode": self.mode,
+            "adverts": self.adverts,
+            "rotation_s": ROTATION_S,
+            "summary": self.summary,
+            "windows": self.windows,
+            "visits": self.visits,
+        }
 
     def window(self, start: int) -> dict[str, Any] | None:
         return next((w for w in self.windows if w["start"] == start), None)
@@ -124,11 +132,22 @@ def build_truth(
             "bluezone": p.bluezone,
             "stratum": p.stratum,
             "distance_m": round(p.distance_m, 2),
-        }  # fmt: skip
+        }
         for p in onsite
     ]
-    return Truth(sc.name, seed, start, end, window_s, sc.rssi_min_dbm, sc.mode, adverts,
-                 windows, visits, _summary(onsite, persons, start, end))  # fmt: skip
+    return Truth(
+        sc.name,
+        seed,
+        start,
+        end,
+        window_s,
+        sc.rssi_min_dbm,
+        sc.mode,
+        adverts,
+        windows,
+        visits,
+        _summary(onsite, persons, start, end),
+    )
 
 
 def _summary(
