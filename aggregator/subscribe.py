@@ -148,11 +148,15 @@ class Subscriber:
         while True:
             try:
                 await self._session()
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, OSError) as exc:
                 msg = explain(exc, self._broker)
                 if msg != self.last_error:
                     log.warning("subscribe: %s; reconnecting with backoff", msg)
                 self.last_error = msg
+            except Exception as exc:
+                # Never stop ingesting: unacknowledged messages come back after the reconnect.
+                self.last_error = f"{self._broker.describe()}: {type(exc).__name__}: {exc}"
+                log.exception("subscribe: unexpected error; reconnecting with backoff")
             if self.connected.is_set():
                 delay = self._backoff[0]
             self.connected.clear()

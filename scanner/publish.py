@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 
 from scanner.outbox import Outbox
 from scanner.schema import status_topic
@@ -116,12 +117,13 @@ def explain(exc: BaseException, broker: BrokerConfig) -> str:
             f"{where}: TLS certificate not trusted ({text}); pass the CA that signed the "
             "broker's certificate with --ca-file"
         )
-    if "code:135" in low or "code:5]" in low or "not authorized" in low:
+    if isinstance(exc, MqttConnectError) and (
+        "not authori" in low or "bad user name or password" in low
+    ):
         return (
-            f"{where}: the broker refused the login (not authorized): check --username/--password"
+            f"{where}: the broker refused the login ({text}): check --username/--password "
+            "and the broker's password file"
         )
-    if "code:134" in low or "code:4]" in low or "bad user name or password" in low:
-        return f"{where}: bad username or password: check --username/--password"
     if "wrong version number" in low:
         return f"{where}: TLS handshake failed ({text}): is the port a TLS listener?"
     if "connection refused" in low or "errno 111" in low:
@@ -156,6 +158,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self.connected = False
+        self._ever_connected = False
         self.last_error: str | None = None
         self.sent = 0
 
@@ -176,18 +179,23 @@ class Publisher:
     async def run(self) -> None:
         delay = self._backoff[0]
         while True:
+            self._ever_connected = False
             try:
                 await self._session()
-            except aiomqtt.MqttError as exc:
-                self.connected = False
+            except (aiomqtt.MqttError, OSError) as exc:
                 msg = explain(exc, self._broker)
                 if msg != self.last_error:
                     log.warning("publish: %s; retrying with backoff (outbox keeps everything)", msg)
                 self.last_error = msg
+            except Exception as exc:
+                # Never let delivery die: the outbox keeps everything until the next attempt.
+                self.last_error = f"{self._broker.describe()}: {type(exc).__name__}: {exc}"
+                log.exception("publish: unexpected error; retrying with backoff")
+            self.connected = False
+            if self._ever_connected:
+                delay = self._backoff[0]  # a session that worked starts the backoff afresh
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff[1])
-            if self.connected:
-                delay = self._backoff[0]
 
     async def _session(self) -> None:
         topic = status_topic(self._site, self._node)
@@ -206,7 +214,7 @@ class Publisher:
         client.pending_calls_threshold = self._inflight + 10
         async with client:
             await client.publish(topic, b"online", qos=1, retain=True)
-            self.connected = True
+            self.connected = self._ever_connected = True
             if self.last_error is not None:
                 log.warning("publish: connected to %s again", self._broker.describe())
             self.last_error = None
