@@ -28,7 +28,9 @@ from scanner.estparams import DEFAULT_PARAMS, EstimationParams, for_site_type
 KINDS = ("office", "market", "counter")
 
 
-def run_visit(source: str, kind: str, adoption: float, seed: int) -> tuple[Visit, EstimationParams]:
+def run_visit(
+    source: str, kind: str, adoption: float, seed: int, which: str = "scenario"
+) -> tuple[Visit, EstimationParams]:
     if source == "counts":
         visit = simulate_counts(kind, adoption, random.Random(seed))
         params = for_site_type(
@@ -38,7 +40,7 @@ def run_visit(source: str, kind: str, adoption: float, seed: int) -> tuple[Visit
         return visit, params
     from bench.sim_pipeline import simulate_pipeline  # needs the simulator and classifier
 
-    return simulate_pipeline(kind, adoption, seed)
+    return simulate_pipeline(kind, adoption, seed, which=which)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--visits", type=int, default=240)
     ap.add_argument("--source", choices=("pipeline", "counts"), default="pipeline")
     ap.add_argument("--seed", type=int, default=910_000)
+    ap.add_argument(
+        "--params",
+        choices=("scenario", "config"),
+        default="scenario",
+        help="pipeline: estimator parameters from the scenario or the config defaults",
+    )
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     errors: dict[tuple[str, str], list[tuple[float, bool, float]]] = defaultdict(list)
@@ -54,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.visits):
         kind = KINDS[i % len(KINDS)]
         adoption = rng.uniform(0.05, 0.80)
-        visit, params = run_visit(args.source, kind, adoption, args.seed + 1 + i)
+        visit, params = run_visit(args.source, kind, adoption, args.seed + 1 + i, args.params)
         clusters = clusters_from_reports(visit.reports, params)
         clusters = [_with_head(c, visit.headcount) for c in clusters]
         for m in METHODS:
@@ -67,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                     errors[key].append(_score(e, truth))
     dt = time.perf_counter() - t0
     last = args.seed + args.visits
-    print(f"source={args.source} visits={args.visits} seeds {args.seed + 1}..{last}"
+    print(f"source={args.source} params={args.params} visits={args.visits} seeds {args.seed + 1}..{last}"
           f" ({dt:.1f} s); truth = person-time weighted adoption among smartphone owners"
           " (iOS-internal: among iPhone owners)")  # fmt: skip
     print(f"{'estimator':16s} {'scenario':8s} {'n':>4s} {'n/a':>4s} {'bias pp':>8s} {'RMSE pp':>8s}"

@@ -209,14 +209,19 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
         android=android,
         ios=fg + bg,
         iphone=iph,
-        var_android=android * (1 - pa) / pa / eff,
-        var_ios=(fg * (1 - p_fg) / p_fg + bg * (1 - p_bg) / p_bg) / eff,
-        var_iphone=iph * (1 - p_ip) / p_ip / eff,
+        var_android=android * _thin(pa) / eff,
+        var_ios=(fg * _thin(p_fg) + bg * _thin(p_bg)) / eff,
+        var_iphone=iph * _thin(p_ip) / eff,
         people_sets=eff,
     )
 
 
 ParamsFor = Callable[[str], EstimationParams]
+
+
+def _thin(p: float) -> float:
+    """(1-p)/p: variance factor of binomial thinning; 0 for a calibration factor above 1."""
+    return max(0.0, (1 - p) / p)
 
 
 def _const(p: EstimationParams) -> ParamsFor:
