@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                     errors[key].append(_score(e, truth))
     dt = time.perf_counter() - t0
     last = args.seed + args.visits
-    print(f"source={args.source} params={args.params} visits={args.visits} seeds {args.seed + 1}..{last}"
+    print(f"source={args.source} params={args.params} visits={args.visits} "
+          f"seeds {args.seed + 1}..{last}"
           f" ({dt:.1f} s); truth = person-time weighted adoption among smartphone owners"
           " (iOS-internal: among iPhone owners)")  # fmt: skip
     print(f"{'estimator':16s} {'scenario':8s} {'n':>4s} {'n/a':>4s} {'bias pp':>8s} {'RMSE pp':>8s}"

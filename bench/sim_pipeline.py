@@ -1,4 +1,4 @@
-"""One simulated visit through the real replay pipeline: simulate -> pcap -> read -> classify -> windows.
+"""One simulated visit through the real replay pipeline: simulate, pcap, read, classify, count.
 
 Used by bench/accuracy.py --source pipeline. The estimator's parameters are taken from the
 scenario (what a calibrated deployment would know: smartphone and iOS shares, Doze share,
@@ -62,7 +62,7 @@ def calibrate(sc: Scenario) -> dict[str, float]:
     out = {
         "android": ratio(
             ("bluezone/android", "bluezone/android_v1"), ("android", "android_v1", "android_silent")
-        ),  # fmt: skip
+        ),
         "ios_bg": ratio(("bluezone/ios_bg",), ("ios_bg", "ios_silent")),
         "ios_fg": ratio(("bluezone/ios_fg",), ("ios_fg",)),
         "iphone": ratio(("iphone/all",), (), "iphones"),
