@@ -20,11 +20,10 @@ from scanner.sources.merge import MERGE_WINDOW_S
 if TYPE_CHECKING:
     from scanner.sources.merge import Merger
 
-# pcap record header (sec, frac, incl, orig) + PHDR (signal, flags) + AA, PDU header, AdvA (as a
-# u64: its 6 bytes plus 2 that are masked off; the CRC guarantees they exist in a whole frame).
-_REC_PHDR = struct.Struct("<IIIIxbxx4xHIBBQ")
-_REC_LL = struct.Struct("<IIIIIBBQ")
-_MAX_FRAME: Final = 300  # PHDR 10 + AA 4 + header 2 + payload 255 + CRC 3, rounded up
+# pcap record header (sec, frac, incl; orig skipped) + PHDR (signal, flags) + AA, PDU header,
+# AdvA as a u64 (its 6 bytes plus 2 masked off; the CRC guarantees they exist in a whole frame).
+_REC_PHDR = struct.Struct("<III4xxbxx4xHIBBQ")
+_REC_LL = struct.Struct("<III4xIBBQ")
 _CRC_MASK: Final = cf.PHDR_CRC_CHECKED | cf.PHDR_CRC_VALID
 _ADDR_MASK: Final = 0xFFFFFFFFFFFF
 _CACHE_MAX: Final = 65536
@@ -60,24 +59,24 @@ def pcap_ll_loop(merger: Merger, *, phdr: bool, scale: int) -> Callable[[bytes, 
         sig = 0
         flags = 0  # link type 251: no PHDR, so no signal and no CRC flags
         # Locals, not globals, in the loop: each global lookup costs as much as a comparison.
-        kinds, max_frame, addr_mask, window = _FAST_KINDS, _MAX_FRAME, _ADDR_MASK, MERGE_WINDOW_S
+        kinds, addr_mask, window = _FAST_KINDS, _ADDR_MASK, MERGE_WINDOW_S
         while off <= lim and taken < room:
             if phdr:
-                sec, frac, incl, orig, sig, flags, aa, h0, plen, adva = unpack(buf, off)
+                sec, frac, incl, sig, flags, aa, h0, plen, adva = unpack(buf, off)
             else:
-                sec, frac, incl, orig, aa, h0, plen, adva = unpack(buf, off)
+                sec, frac, incl, aa, h0, plen, adva = unpack(buf, off)
             kind = kinds[h0 & 0x0F]
             nxt = off + 16 + incl
+            # Only whole frames with their CRC (incl == PHDR/AA/header + PDU + 3) take this path;
+            # anything else (no CRC, snaplen cuts, padding) goes to the general reader.
             if (
                 kind is None
                 or aa != adv_aa
-                or incl != orig
-                or incl > max_frame
+                or incl != front + plen + 3
                 or nxt > n
                 or frac >= scale
                 or flags & crc_mask == crc_bad
                 or plen < 6
-                or front + plen > incl
             ):
                 break
             adva &= addr_mask
