@@ -142,6 +142,10 @@ class Pipeline:
             self._emit(closed)
 
     def _emit(self, closed: list[WindowCounts]) -> None:
+        if closed:
+            # The classifier caches payloads (Bluezone IDs, RPIs) and addresses: they must not
+            # outlive the window they were counted in (DESIGN §5).
+            self.classifier.forget()
         for wc in closed:
             report = self._report(wc)
             self.summary.windows += 1

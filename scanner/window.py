@@ -44,14 +44,20 @@ class WindowCounts:
 class _KeySet:
     """Distinct keys under one salt; holds keyed digests, never the keys themselves."""
 
-    __slots__ = ("_salt", "_seen")
+    __slots__ = ("_memo", "_salt", "_seen")
 
     def __init__(self, salt: bytes) -> None:
         self._salt = salt
         self._seen: dict[tuple[str, str], set[bytes]] = {}
+        # Repeats of a key within the window skip blake2b (most adverts are repeats). The memo
+        # holds keys only as long as the salt lives and is dropped with it.
+        self._memo: dict[bytes, bytes] = {}
 
     def add(self, category: str, stratum: str, key: bytes) -> None:
-        digest = hashlib.blake2b(key, key=self._salt, digest_size=_DIGEST_BYTES).digest()
+        digest = self._memo.get(key)
+        if digest is None:
+            digest = hashlib.blake2b(key, key=self._salt, digest_size=_DIGEST_BYTES).digest()
+            self._memo[key] = digest
         bucket = self._seen.get((category, stratum))
         if bucket is None:
             bucket = self._seen[(category, stratum)] = set()
@@ -68,6 +74,7 @@ class _KeySet:
     def forget(self) -> None:
         # Drop digests and salt together; without the salt a digest cannot be re-linked anyway.
         self._seen.clear()
+        self._memo.clear()
         self._salt = b""
 
 
