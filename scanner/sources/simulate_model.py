@@ -85,7 +85,8 @@ _SHARES: Final = tuple(n for n in _FIELDS if n.endswith("_share") or n.startswit
 def scenario_names() -> list[str]:
     """Names of the packaged scenarios (file stems of scanner/data/scenarios/*.yaml)."""
     root = resources.files("scanner") / "data" / "scenarios"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    names = (p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return sorted(n for n in names if n != "province")  # province.yaml: the bzagg demo's plan
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:

@@ -169,6 +169,8 @@ def _summary(
         "adoption_per_person": _share(len(bz), len(phones)),
         "adoption_person_time": _share(t_bz, t_phone),
         "person_seconds": round(sum(_overlap(p, start, end) for p in onsite), 1),
+        "smartphone_seconds": round(t_phone, 1),
+        "bluezone_seconds": round(t_bz, 1),
     }
     for plat in ("android", "iphone"):
         ph = [p for p in phones if p.phone == plat]
