@@ -152,9 +152,11 @@ def nodes(db: Path, as_json: bool) -> None:
 
 def _register() -> None:
     # Other areas' commands; each imports its heavy dependencies only when run.
+    from aggregator.demo_cli import demo
     from aggregator.report_cli import report
     from aggregator.sites_cli import sites
 
+    main.add_command(demo)
     main.add_command(report)
     main.add_command(sites)
 
