@@ -138,8 +138,14 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
         deliveries: dict[str, Delivery] = {}
         for seg in plan.segments:
             if seg.node not in deliveries:
-                d = Delivery(DeliveryOptions(node=seg.node, site=seg.site, broker=broker,
-                                             outbox=work / f"outbox-{seg.node}.sqlite3"))  # fmt: skip
+                d = Delivery(
+                    DeliveryOptions(
+                        node=seg.node,
+                        site=seg.site,
+                        broker=broker,
+                        outbox=work / f"outbox-{seg.node}.sqlite3",
+                    )
+                )
                 deliveries[seg.node] = await nodes.enter_async_context(d)
         source = futures if futures is not None else _futures(plan, capdir, None)
         for fut in source:
@@ -168,8 +174,18 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
     report_text, html = _report(db, sites_file, plan, opts)
     truth = _truth_by_site(done)
     (work / "demo-truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), "utf-8")
-    return DemoResult(db, sites_file, html, report_text, _truth_text(truth, plan), published,
-                      stored, sum(s.adverts for s in done), time.monotonic() - t0, truth)  # fmt: skip
+    return DemoResult(
+        db,
+        sites_file,
+        html,
+        report_text,
+        _truth_text(truth, plan),
+        published,
+        stored,
+        sum(s.adverts for s in done),
+        time.monotonic() - t0,
+        truth,
+    )
 
 
 async def _replay(sd: SegmentDone, delivery: Any) -> int:
@@ -178,10 +194,20 @@ async def _replay(sd: SegmentDone, delivery: Any) -> int:
     from scanner.sources.replay import read_capture
 
     seg = sd.segment
-    opts = RunOptions(node=seg.node, site=seg.site, window_s=60,
-                      rssi_min_dbm=seg.scenario.rssi_min_dbm, headcount=sd.headcount)  # fmt: skip
-    pipeline = build_pipeline(opts, [delivery.sink], mode="replay", next_seq=delivery.next_seq,
-                              outbox_dropped=delivery.dropped)  # fmt: skip
+    opts = RunOptions(
+        node=seg.node,
+        site=seg.site,
+        window_s=60,
+        rssi_min_dbm=seg.scenario.rssi_min_dbm,
+        headcount=sd.headcount,
+    )
+    pipeline = build_pipeline(
+        opts,
+        [delivery.sink],
+        mode="replay",
+        next_seq=delivery.next_seq,
+        outbox_dropped=delivery.dropped,
+    )
     pipeline.start(seg.start)
     for n, a in enumerate(read_capture(sd.capture), 1):
         pipeline.feed_raw(a.t, a.address, a.rssi_dbm, a.adv, a.scan_rsp)
@@ -207,9 +233,13 @@ def _report(db: Path, sites_file: Path, plan: Plan, opts: DemoOptions) -> tuple[
     try:
         texts = []
         for by in (("district",), ("site",)):
-            data = build_report(store, registry, params, ReportOptions(
-                by=by, target=plan.target, deadline=deadline))  # fmt: skip
-            texts.append(to_table(data, opts.lang))
+            data = build_report(
+                store, registry, params, ReportOptions(by=by, target=plan.target, deadline=deadline)
+            )
+            text = to_table(data, opts.lang)
+            if by == ("district",):  # parameters and target lines once, with the site table
+                text = text.split("\nExcluded windows")[0].rstrip() + "\n"
+            texts.append(text)
         opts.html.parent.mkdir(parents=True, exist_ok=True)
         opts.html.write_text(to_html(data, "vi" if opts.lang == "vi" else opts.lang), "utf-8")
     finally:
@@ -220,8 +250,9 @@ def _report(db: Path, sites_file: Path, plan: Plan, opts: DemoOptions) -> tuple[
 def _truth_by_site(done: list[SegmentDone]) -> dict[str, dict[str, float | None]]:
     acc: dict[str, dict[str, float]] = {}
     for sd in done:
-        a = acc.setdefault(sd.segment.site, dict.fromkeys(
-            ("bz_s", "phone_s", "bz", "phones", "people"), 0.0))  # fmt: skip
+        a = acc.setdefault(
+            sd.segment.site, dict.fromkeys(("bz_s", "phone_s", "bz", "phones", "people"), 0.0)
+        )
         s = sd.summary
         a["bz_s"] += s["bluezone_seconds"]
         a["phone_s"] += s["smartphone_seconds"]
@@ -235,7 +266,7 @@ def _truth_by_site(done: list[SegmentDone]) -> dict[str, dict[str, float | None]
             "people": a["people"],
             "smartphones": a["phones"],
             "bluezone": a["bz"],
-        }  # fmt: skip
+        }
         for site, a in sorted(acc.items())
     }
 
@@ -245,8 +276,15 @@ def _truth_text(truth: dict[str, dict[str, float | None]], plan: Plan) -> str:
     rows = [("site", "district", "people", "true adoption (person-time)", "(per person)")]
     for site, t in truth.items():
         pt, pp = t["adoption_person_time"], t["adoption_per_person"]
-        rows.append((site, str(names.get(site, "?")), f"{t['people']:.0f}",
-                     "-" if pt is None else f"{pt:.1%}", "-" if pp is None else f"{pp:.1%}"))  # fmt: skip
+        rows.append(
+            (
+                site,
+                str(names.get(site, "?")),
+                f"{t['people']:.0f}",
+                "-" if pt is None else f"{pt:.1%}",
+                "-" if pp is None else f"{pp:.1%}",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
@@ -261,9 +299,13 @@ class _Progress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        self._bar = Progress(TextColumn("{task.description:<26}"), BarColumn(),
-                             MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-                             console=Console(stderr=True))  # fmt: skip
+        self._bar = Progress(
+            TextColumn("{task.description:<26}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=Console(stderr=True),
+        )
         self._bar.start()
         self._sim = self._bar.add_task("simulate site captures", total=segments, note="")
         self._rep = self._bar.add_task("scanner pipeline -> MQTT", total=segments, note="")

@@ -81,19 +81,41 @@ def make_plan(province: dict[str, Any], *, seed: int, quick: bool) -> Plan:
         if n.get("kind") == "fixed":
             for j, h in enumerate(hours):
                 rate = sc.arrivals_per_hour * profile[(h - hours[0]) % len(profile)]
-                segments.append(Segment(n["node"], n["site"], "fixed",
-                                        sc.with_overrides(arrivals_per_hour=rate),
-                                        day.timestamp() + h * 3600, float(sample_s),
-                                        seed + 1000 * i + j))  # fmt: skip
+                segments.append(
+                    Segment(
+                        n["node"],
+                        n["site"],
+                        "fixed",
+                        sc.with_overrides(arrivals_per_hour=rate),
+                        day.timestamp() + h * 3600,
+                        float(sample_s),
+                        seed + 1000 * i + j,
+                    )
+                )
         elif n.get("kind") == "visit":
             minutes = 6 if quick else int(n.get("minutes", 20))
-            segments.append(Segment(n["node"], n["site"], "visit", sc, _at(day, n["at"]),
-                                    60.0 * minutes, seed + 1000 * i, headcount=True))  # fmt: skip
+            segments.append(
+                Segment(
+                    n["node"],
+                    n["site"],
+                    "visit",
+                    sc,
+                    _at(day, n["at"]),
+                    60.0 * minutes,
+                    seed + 1000 * i,
+                    headcount=True,
+                )
+            )
         else:
             raise DemoError(f"{where}: kind must be fixed or visit")
     target = province.get("target")
-    return Plan(day.strftime("%Y-%m-%d"), None if target is None else float(target),
-                province.get("deadline"), list(province["sites"]), segments)  # fmt: skip
+    return Plan(
+        day.strftime("%Y-%m-%d"),
+        None if target is None else float(target),
+        province.get("deadline"),
+        list(province["sites"]),
+        segments,
+    )
 
 
 def _as_dict(sc: Scenario) -> dict[str, Any]:

@@ -1,0 +1,122 @@
+"""`bzagg demo --quick` end to end, as a user runs it: simulated captures, the real scanner
+pipeline (replay -> classify -> window -> outbox -> MQTT), the embedded broker (or Mosquitto), the
+`serve` subscriber and store, then the report. The numbers it prints must be the store's."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BZAGG = str(Path(sys.executable).with_name("bzagg"))
+
+
+def _run_demo(tmp_path: Path, *extra: str) -> tuple[str, Path]:
+    work = tmp_path / "demo"
+    res = subprocess.run(
+        [
+            BZAGG,
+            "demo",
+            "--quick",
+            "--workdir",
+            str(work),
+            "--out",
+            str(tmp_path / "demo-report.html"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout, work
+
+
+def _printed_site_rows(stdout: str) -> dict[str, list[str]]:
+    section = stdout.split("Bluezone adoption by site")[1].split("TOTAL")[0]
+    rows = {}
+    for line in section.splitlines():
+        m = re.match(r"^([a-z0-9][\w.-]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(.*)$", line)
+        if m:
+            cells = re.split(r"\s{2,}", m.group(5).strip())
+            rows[m.group(1)] = [m.group(2), m.group(3), m.group(4), *cells]
+    return rows
+
+
+def _same(cell: str, est: dict[str, object]) -> bool:
+    """A printed cell ("68.1 [54.6-81.7]") shows the JSON estimate (rounded to 4 places there)."""
+    if est["value"] is None:
+        return not re.match(r"\d", cell)
+    printed = [float(x) for x in re.findall(r"\d+\.\d", cell)]
+    want = [100 * float(est[k]) for k in ("value", "low", "high")]  # type: ignore[arg-type]
+    return len(printed) == 3 and all(
+        abs(a - b) <= 0.051 for a, b in zip(printed, want, strict=True)
+    )
+
+
+def _check(stdout: str, work: Path, tmp_path: Path) -> None:
+    db = work / "demo.sqlite3"
+    with sqlite3.connect(db) as con:
+        per_site = dict(con.execute("SELECT site, COUNT(*) FROM windows GROUP BY site").fetchall())
+        rejected = con.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
+        headcounts = con.execute("SELECT COUNT(*) FROM windows WHERE headcount > 0").fetchone()[0]
+    assert set(per_site) == {"ptc-market-01", "ptc-counter-vnpt", "ptc-so-tttt"}
+    assert rejected == 0 and headcounts > 0  # the inspector's head count travelled with windows
+    m = re.search(r"([\d,]+) adverts -> (\d+) windows published, (\d+) stored", stdout)
+    assert m and int(m.group(1).replace(",", "")) > 1000
+    assert int(m.group(2)) == int(m.group(3)) == sum(per_site.values())
+    printed = _printed_site_rows(stdout)
+    assert {s: int(r[0]) for s, r in printed.items()} == per_site
+    # The same store through `bzagg report --format json` gives the printed estimates.
+    res = subprocess.run(
+        [
+            BZAGG,
+            "report",
+            "--db",
+            str(db),
+            "--sites-file",
+            str(work / "sites.yaml"),
+            "--by",
+            "site",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    rows = {r["keys"]["site"]: r for r in json.loads(res.stdout)["rows"]}
+    for site, cells in printed.items():
+        est = rows[site]["estimates"]
+        assert rows[site]["windows"] == per_site[site]
+        assert len(cells[3:]) == len(est) == 3
+        assert all(_same(c, e) for c, e in zip(cells[3:], est.values(), strict=True)), site
+    html = (tmp_path / "demo-report.html").read_text(encoding="utf-8")
+    assert "<html" in html.lower() and "ptc-so-tttt" in html
+    truth = json.loads((work / "demo-truth.json").read_text())
+    assert set(truth) == set(per_site)
+    assert "Ground truth" in stdout
+
+
+@pytest.mark.slow
+def test_demo_quick_embedded_broker(tmp_path: Path) -> None:
+    stdout, work = _run_demo(tmp_path)
+    _check(stdout, work, tmp_path)
+    # Nothing identifying reaches the store: counts only (DESIGN §5).
+    with sqlite3.connect(work / "demo.sqlite3") as con:
+        dump = "\n".join(con.iterdump())
+    assert "B5 22" not in dump and not re.search(r"[0-9A-F]{2}(:[0-9A-F]{2}){5}", dump)
+
+
+@pytest.mark.mqtt
+@pytest.mark.slow
+def test_demo_quick_through_mosquitto(tmp_path: Path, mosquitto: object) -> None:
+    stdout, work = _run_demo(tmp_path, "--broker", mosquitto.url)  # type: ignore[attr-defined]
+    _check(stdout, work, tmp_path)
