@@ -75,6 +75,27 @@ def test_counts_within_truth_bounds(tmp_path: Path, scenario: str, seed: int, mi
     assert seen["bluezone/android"] > 0 and seen["iphone/all"] > 0
 
 
+def test_bounds_with_ibeacon_companions_v1_phones_and_passive_scanning(tmp_path: Path) -> None:
+    """3.0.7 companions (second address, R8, never counted), v1 static BLIDs, no scan responses."""
+    result = sim(
+        "counter",
+        9,
+        20,
+        android_v307_share=1.0,
+        android_v1_share=0.3,
+        adoption_android=0.8,
+        mode="passive",
+        arrivals_per_hour=80.0,
+    )
+    assert any(
+        r[5].value == "adv_nonconn_ind" and r[3][4:6] == b"\x02\x15" for r in result.reports
+    )  # the iBeacon companion is on air
+    path = write(result, tmp_path / "site.pcap")
+    reports = replay(path, window_s=60, rssi_min_dbm=result.scenario.rssi_min_dbm)
+    seen = _check(result.truth.to_dict(), reports, 60)
+    assert seen["bluezone/android_v1"] > 0
+
+
 @pytest.mark.parametrize("fmt", ["btsnoop", "jsonl"])
 def test_bounds_hold_in_every_format_and_for_quarter_hour_windows(tmp_path: Path, fmt: str) -> None:
     result = sim("office", 4, 20, window_s=300)
