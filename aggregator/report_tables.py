@@ -20,7 +20,7 @@ from aggregator.queries import (
 )
 from aggregator.sites import Registry
 from aggregator.trend import Trend, fit_trend
-from scanner.estimate import METHODS, ClusterTotals, Estimate, estimate
+from scanner.estimate import METHODS, ClusterTotals, DevicesHat, Estimate, estimate
 from scanner.estparams import EstimationParams
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ def build_report(
     log.debug("report: %d clusters (rollup %s)", len(clusters), rollup)
     pf = registry.params_for(params)
     staff = registry.staff()
+    cache: dict[int, DevicesHat] = {}  # `clusters` stays alive for the whole build
 
     def keyer(by: Sequence[str]) -> Callable[[ClusterTotals, int], tuple[str, ...]]:
         def key(c: ClusterTotals, hour: int) -> tuple[str, ...]:
@@ -130,7 +131,7 @@ def build_report(
         k = keyer(by)
         for c, hour in clusters:
             groups.setdefault(k(c, hour), []).append(c)
-        return [_row(key, groups[key], registry, pf, staff) for key in sorted(groups)]
+        return [_row(key, groups[key], registry, pf, staff, cache) for key in sorted(groups)]
 
     nodes_sql, nodes_binds = nq(params, since=options.since, until=options.until, sites=sites)
     seen = [s for s, _ in store.query(ROLLUP_SITES_SEEN_SQL if rollup else SITES_SEEN_SQL, {})]
@@ -138,7 +139,7 @@ def build_report(
         options=options,
         params=params,
         rows=group(options.by),
-        total=_row((), [c for c, _ in clusters], registry, pf, staff),
+        total=_row((), [c for c, _ in clusters], registry, pf, staff, cache),
         daily=group(("day",)),
         nodes=store.query(nodes_sql, nodes_binds),
         unregistered=[s for s in seen if registry.get(s) is None],
@@ -156,6 +157,7 @@ def _row(
     registry: Registry,
     pf: Callable[[str], EstimationParams],
     staff: dict[str, int],
+    cache: dict[int, DevicesHat],
 ) -> Row:
     return Row(
         keys=key,
@@ -165,7 +167,7 @@ def _row(
         excl_coverage=sum(c.excl_coverage for c in clusters),
         nodes=len({c.node for c in clusters}),
         registered=all(registry.get(c.site) is not None for c in clusters),
-        estimates=tuple(estimate(m, clusters, pf, staff=staff) for m in METHODS),
+        estimates=tuple(estimate(m, clusters, pf, staff=staff, cache=cache) for m in METHODS),
     )
 
 

@@ -143,7 +143,8 @@ def parse_sites(path: Path) -> list[Site]:
         entries = [site_from_mapping(r, f"{path}:{i + 2}") for i, r in enumerate(rows)]
     else:
         try:
-            data = yaml.safe_load(text)
+            # The C loader reads a province of sites ~10x faster than the pure-Python one.
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as exc:
             raise SiteError(f"{path}: not valid YAML: {exc}") from exc
         items = (data or {}).get("sites", []) if isinstance(data, dict) else None

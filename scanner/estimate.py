@@ -237,9 +237,12 @@ def estimate(
     params: EstimationParams | ParamsFor = DEFAULT_PARAMS,
     *,
     staff: Mapping[str, int] | None = None,
+    cache: dict[int, DevicesHat] | None = None,
 ) -> Estimate:
     """One method over clusters; `params` may be per site (registry overrides), `staff` gives
-    the registry's staff count for clusters without an inspector's head count."""
+    the registry's staff count for clusters without an inspector's head count. `cache`, keyed
+    by id(cluster), lets a caller that keeps the clusters alive compute each cluster's devices
+    once across methods and groupings (the params for a site must not change meanwhile)."""
     pf: ParamsFor = params if callable(params) else _const(params)
     excluded = {
         "clock": sum(c.excl_clock for c in clusters),
@@ -262,7 +265,11 @@ def estimate(
     no_head = 0
     for c in usable:
         p = pf(c.site)
-        d = devices(c, p)
+        d = cache.get(id(c)) if cache is not None else None
+        if d is None:
+            d = devices(c, p)
+            if cache is not None:
+                cache[id(c)] = d
         if method == "headcount":
             h = c.headcount if c.headcount is not None else (staff or {}).get(c.site)
             if h is None:
