@@ -21,18 +21,20 @@ from scanner.advert import PduKind
 from scanner.bluezone_id import DAY_SECONDS, SLOTS_PER_DAY, daily_key, day_ids
 from scanner.sources import simulate_payloads as pl
 
-# RSSI at 1 m by transmitter class (dBm). Assumptions in the ballpark of the sources: Bluezone
-# Android advertises with ADVERTISE_TX_POWER_LOW (protocol.md §2.2) -> weak; iPhones send TX power
-# 12 dBm in BMESH (§4.1); AltBeacon's companion uses TX HIGH (§2.3).
+# RSSI at 1 m by transmitter class (dBm): TX power - 40 dB (free space at 2.4 GHz, 1 m) - ~10 dB
+# handset antenna and orientation losses (assumption). Bluezone Android advertises with
+# ADVERTISE_TX_POWER_LOW (protocol.md §2.2; AOSP: -15 dBm), default sets MEDIUM (-7 dBm), the
+# AltBeacon companion TX HIGH (+1 dBm, §2.3); iPhones announce 12 dBm in BMESH (§4.1) but measure
+# like ~0 dBm; iBeacons are calibrated to -59 dBm at 1 m by definition (§2.3 measured power).
 RSSI_1M: Final = {
-    "android_low": -70.0,
-    "android_default": -64.0,
-    "android_high": -58.0,
-    "iphone": -56.0,
-    "wearable": -66.0,
-    "accessory": -62.0,
+    "android_low": -65.0,
+    "android_default": -57.0,
+    "android_high": -49.0,
+    "iphone": -52.0,
+    "wearable": -62.0,
+    "accessory": -60.0,
     "beacon": -59.0,
-    "pc": -60.0,
+    "pc": -58.0,
 }
 ANDROID_LOW_LATENCY_S: Final = 0.1  # AOSP AdvertiseManager (protocol.md §2.7)
 ANDROID_LOW_POWER_S: Final = 1.0
