@@ -263,6 +263,11 @@ def estimate(
         )
     terms: list[Term] = []
     no_head = 0
+
+    def spread(d: DevicesHat, p: EstimationParams) -> float:
+        # Visit-to-visit detection spread: one draw per visit, so it does not average out.
+        return (d.bluezone * p.v("detection_cv")) ** 2
+
     for c in usable:
         p = pf(c.site)
         d = cache.get(id(c)) if cache is not None else None
@@ -277,7 +282,7 @@ def estimate(
                 continue
             s = p.v("smartphone_share")
             own = h * s * (1 - s) / d.people_sets  # binomial smartphone ownership
-            terms.append(Term(d.bluezone, h * s, d.var_android + d.var_ios, own))
+            terms.append(Term(d.bluezone, h * s, d.var_android + d.var_ios + spread(d, p), own))
         elif method == "ios_internal":
             terms.append(Term(d.ios, d.iphone, d.var_ios, d.var_iphone))
         else:
@@ -287,7 +292,7 @@ def estimate(
                 Term(
                     d.bluezone,
                     den,
-                    d.var_android + d.var_ios,
+                    d.var_android + d.var_ios + spread(d, p),
                     d.var_iphone / q**2 + den * (1 - q) / q / d.people_sets,
                 )
             )

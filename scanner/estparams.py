@@ -42,6 +42,12 @@ class EstimationParams:
         "relative standard error of smartphone_share added to every head-count interval; "
         "0 = share treated as known (set e.g. 0.1 when it is a guess)",
     )
+    detection_cv: Param = _P(
+        0.1,
+        "assumption: relative visit-to-visit spread of detection (where people stand, bodies, "
+        "phones in bags) beyond binomial noise; added to each visit's Bluezone count variance; "
+        "measure it on calibration visits",
+    )
     ios_share: Param = _P(
         0.30,
         "assumption: share of smartphones that are iPhones (order of magnitude of 2020 "
