@@ -157,6 +157,7 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
             published += await _replay(sd, deliveries[sd.segment.node])
             done.append(sd)
             progress.replayed(sd.adverts)
+            progress.stored(sub.stats.stored, published)
         await nodes.aclose()  # drains every outbox to the broker (QoS 1, acknowledged)
         deadline = time.monotonic() + 60
         while sub.stats.stored + sub.stats.duplicates < published and time.monotonic() < deadline:

@@ -112,3 +112,37 @@ def test_scenarios_are_packaged_and_validated(tmp_path: Path) -> None:
         load_scenario(bad)
     with pytest.raises(ScenarioError, match="packaged"):
         load_scenario("no-such-site")
+
+
+def test_bzscan_simulate_cli_errors_and_formats(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanner.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "c.jsonl"
+    ok = runner.invoke(
+        main,
+        [
+            "simulate",
+            "--scenario",
+            "counter",
+            "--duration",
+            "2m",
+            "--out",
+            str(out),
+            "--truth",
+            str(tmp_path / "t.json"),
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    first = out.read_text().splitlines()[0]
+    assert first.startswith('{"t":') and '"adv":' in first
+    bad = runner.invoke(main, ["simulate", "--scenario", "nowhere", "--out", str(out)])
+    assert bad.exit_code == 1 and "packaged: counter, market, office" in bad.output
+    bad = runner.invoke(main, ["simulate", "--start", "2020-08-10 01:00", "--out", str(out)])
+    assert bad.exit_code == 2 and "UTC offset" in bad.output
+    bad = runner.invoke(main, ["simulate", "--duration", "soon", "--out", str(out)])
+    assert bad.exit_code == 2 and "bad duration" in bad.output
+    bad = runner.invoke(main, ["simulate", "--truth-window", "7", "--out", str(out)])
+    assert bad.exit_code == 2 and "900" in bad.output
