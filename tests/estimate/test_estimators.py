@@ -19,7 +19,7 @@ from tests.estimate.factory import T0, window
 # Perfect detection, no Doze, Android from slot counts: the arithmetic is easy to follow by hand.
 EXACT = DEFAULT_PARAMS.override(
     "test", android_doze_share=0.0, p_ios_fg=1.0, p_ios_bg=1.0, p_iphone=1.0,
-    android_slot_counts=1.0, android_advertising=1.0,
+    android_slot_counts=1.0, android_advertising=1.0, detection_cv=0.0,
 )  # fmt: skip
 SLOTS = DEFAULT_PARAMS.override("test", android_slot_counts=1.0)
 Z95 = 1.959963984540054
