@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from aggregator.demo_plan import Plan, Segment, load_province, make_plan
+from aggregator.demo_view import DemoProgress, truth_by_site, truth_text
 
 log = logging.getLogger(__name__)
 _YIELD_EVERY = 5_000
@@ -123,7 +124,7 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
     sites_file.write_text(yaml.safe_dump({"sites": plan.sites}, allow_unicode=True), "utf-8")
     pool = _executor(0 if opts.quick and opts.workers is None else opts.workers)
     futures = list(_futures(plan, capdir, pool)) if pool is not None else None
-    progress = _Progress(len(plan.segments), enabled=opts.progress)
+    progress = DemoProgress(len(plan.segments), enabled=opts.progress)
     stack = contextlib.AsyncExitStack()  # broker (outermost)
     nodes = contextlib.AsyncExitStack()  # one Delivery (outbox + publisher) per node
     store = Store(db)
@@ -176,14 +177,14 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     report_text, html = _report(db, sites_file, plan, opts)
-    truth = _truth_by_site(done)
+    truth = truth_by_site(done)
     (work / "demo-truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), "utf-8")
     return DemoResult(
         db,
         sites_file,
         html,
         report_text,
-        _truth_text(truth, plan),
+        truth_text(truth, plan),
         published,
         stored,
         sum(s.adverts for s in done),
@@ -249,86 +250,3 @@ def _report(db: Path, sites_file: Path, plan: Plan, opts: DemoOptions) -> tuple[
     finally:
         store.close()
     return "\n".join(texts), opts.html
-
-
-def _truth_by_site(done: list[SegmentDone]) -> dict[str, dict[str, float | None]]:
-    acc: dict[str, dict[str, float]] = {}
-    for sd in done:
-        a = acc.setdefault(
-            sd.segment.site, dict.fromkeys(("bz_s", "phone_s", "bz", "phones", "people"), 0.0)
-        )
-        s = sd.summary
-        a["bz_s"] += s["bluezone_seconds"]
-        a["phone_s"] += s["smartphone_seconds"]
-        a["bz"] += s["bluezone"]
-        a["phones"] += s["smartphones"]
-        a["people"] += s["people"]
-    return {
-        site: {
-            "adoption_person_time": round(a["bz_s"] / a["phone_s"], 4) if a["phone_s"] else None,
-            "adoption_per_person": round(a["bz"] / a["phones"], 4) if a["phones"] else None,
-            "people": a["people"],
-            "smartphones": a["phones"],
-            "bluezone": a["bz"],
-        }
-        for site, a in sorted(acc.items())
-    }
-
-
-def _truth_text(truth: dict[str, dict[str, float | None]], plan: Plan) -> str:
-    names = {s["id"]: s.get("district", "") for s in plan.sites}
-    rows = [("site", "district", "people", "true adoption (person-time)", "(per person)")]
-    for site, t in truth.items():
-        pt, pp = t["adoption_person_time"], t["adoption_per_person"]
-        rows.append(
-            (
-                site,
-                str(names.get(site, "?")),
-                f"{t['people']:.0f}",
-                "-" if pt is None else f"{pt:.1%}",
-                "-" if pp is None else f"{pp:.1%}",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
-
-
-class _Progress:
-    """Rich progress bars on stderr: captures simulated, replayed through MQTT, windows stored."""
-
-    def __init__(self, segments: int, *, enabled: bool) -> None:
-        self._bar: Any = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self._bar = Progress(
-            TextColumn("{task.description:<26}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"),
-            console=Console(stderr=True),
-        )
-        self._bar.start()
-        self._sim = self._bar.add_task("simulate site captures", total=segments, note="")
-        self._rep = self._bar.add_task("scanner pipeline -> MQTT", total=segments, note="")
-        self._sto = self._bar.add_task("aggregator store", total=None, note="windows")
-        self._adverts = 0
-
-    def simulated(self) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._sim)
-
-    def replayed(self, adverts: int) -> None:
-        if self._bar is not None:
-            self._adverts += adverts
-            self._bar.update(self._rep, advance=1, note=f"{self._adverts:,} adverts")
-
-    def stored(self, n: int, total: int) -> None:
-        if self._bar is not None:
-            self._bar.update(self._sto, completed=n, total=total)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()

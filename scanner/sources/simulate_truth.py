@@ -120,6 +120,7 @@ def build_truth(
         row["people_at_mid"] = at_mid
         row["bluezone_by_stratum"] = strata
         row["adoption_person_time"] = _share(bz_time, phone_time)
+        row["adoption_per_person"] = _share(n["bluezone"], n["smartphones"])
         row["heard"] = {tag: len(heard.get((ws, tag), ())) for tag in ROTATION_S}
         row["heard_any"] = {tag: len(heard_any.get((ws, tag), ())) for tag in ROTATION_S}
         windows.append(row)

@@ -146,3 +146,40 @@ def test_bzscan_simulate_cli_errors_and_formats(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "bad duration" in bad.output
     bad = runner.invoke(main, ["simulate", "--truth-window", "7", "--out", str(out)])
     assert bad.exit_code == 2 and "900" in bad.output
+
+
+def test_same_bytes_in_other_processes_and_hash_seeds(tmp_path: Path) -> None:
+    """The demo simulates in worker processes: the output must not depend on the process."""
+    import os
+    import subprocess
+    import sys
+
+    bzscan = str(Path(sys.executable).with_name("bzscan"))
+    digests = set()
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"o{hash_seed}.pcap"
+        subprocess.run(
+            [
+                bzscan,
+                "simulate",
+                "--scenario",
+                "office",
+                "--seed",
+                "5",
+                "--duration",
+                "3m",
+                "--out",
+                str(out),
+            ],
+            check=True,
+            timeout=120,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
+        digests.add(_digest(out))
+    from scanner.sources.simulate import simulate, write_simulation
+
+    start = START - 7 * 60  # bzscan's default start, 2020-08-10T01:00:00Z
+    result = simulate(load_scenario("office"), seed=5, start=start, duration_s=180)
+    write_simulation(result, tmp_path / "inproc.pcap")
+    assert digests == {_digest(tmp_path / "inproc.pcap")}
