@@ -127,8 +127,9 @@ def summary_text(result: ReplayResult) -> str:
     return "; ".join(parts)
 
 
-def default_sinks(opts: RunOptions, out: TextIO = sys.stdout) -> list[Sink]:
-    return [WindowPrinter(out, as_json=opts.as_json)]
+def default_sinks(opts: RunOptions, out: TextIO | None = None) -> list[Sink]:
+    # Resolve stdout at call time: CliRunner and tests swap sys.stdout after import.
+    return [WindowPrinter(out or sys.stdout, as_json=opts.as_json)]
 
 
 class _Progress:
