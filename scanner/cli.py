@@ -92,7 +92,7 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 @click.version_option(__version__, prog_name="bzscan")
 @click.pass_context
-def main(ctx: click.Context, **kw: Any) -> None:
+def main(ctx: click.Context, /, **kw: Any) -> None:
     """Count Bluezone phones and phones in general; publish anonymised counts per window."""
     logging.basicConfig(
         level=logging.WARNING - 10 * min(kw["verbose"], 2),
