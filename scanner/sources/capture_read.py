@@ -32,7 +32,7 @@ Header = Callable[[int], "tuple[float, int, int, FrameDecoder] | None"]
 # A fast loop for the common record shape: (buf, off) -> offset of the first record it left alone.
 FastLoop = Callable[[bytes, int], int]
 _MAX_RECORD: Final = 65535 + 8  # no supported link type carries frames this large
-_U32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
+U32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
 
 
 class ReplayError(OSError):
@@ -51,7 +51,7 @@ def _h4_phdr(buf: bytes, off: int, end: int) -> Decoded:
     return decode_hci_h4(buf, off + 4, end)  # 4-byte direction pseudo-header first
 
 
-def _not_advert(buf: bytes, off: int, end: int) -> Decoded:
+def not_advert(buf: bytes, off: int, end: int) -> Decoded:
     return NOT_ADVERT
 
 
@@ -143,7 +143,7 @@ def open_pcap(buf: bytes, merger: Merger, fast: bool = True) -> Iterator[list[Ro
     if len(buf) < 24:
         stats.truncated = True
         return iter(())
-    bo = "<" if _U32["<"].unpack_from(buf)[0] in (cf.PCAP_MAGIC_US, cf.PCAP_MAGIC_NS) else ">"
+    bo = "<" if U32["<"].unpack_from(buf)[0] in (cf.PCAP_MAGIC_US, cf.PCAP_MAGIC_NS) else ">"
     magic, _maj, _min, _zone, _sig, _snaplen, linktype = struct.unpack_from(bo + "IHHiIII", buf)
     linktype &= 0x0FFFFFFF  # the upper bits carry FCS information
     decode = PCAP_DECODERS.get(linktype)
@@ -202,145 +202,11 @@ def open_btsnoop(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
             # Monitor flags are (controller index << 16) | opcode; only opcode 3 is an event.
             if flags & 0xFFFF > 64:
                 return None
-            return (t, off + 24, off + 24 + incl, decode if flags & 0xFFFF == 3 else _not_advert)
+            return (t, off + 24, off + 24 + incl, decode if flags & 0xFFFF == 3 else not_advert)
         if flags > 3:
             return None
         if datalink == 1001 and flags != 3:
-            return (t, off + 24, off + 24 + incl, _not_advert)
+            return (t, off + 24, off + 24 + incl, not_advert)
         return (t, off + 24, off + 24 + incl, decode)
 
     return _records(buf, 16, merger, header)
-
-
-_PCAPNG_BLOCKS: Final = frozenset({1, 2, 3, 4, 5, 6, 9, 10, cf.PCAPNG_SHB})
-
-
-def open_pcapng(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
-    if len(buf) < 12:
-        merger.stats.truncated = True
-        return iter(())
-    if _shb_order(buf, 0) is None:
-        raise ReplayError("pcapng section header has no valid byte-order magic")
-    return _pcapng_blocks(buf, merger)
-
-
-def _shb_order(buf: bytes, off: int) -> str | None:
-    if off + 12 > len(buf):
-        return None
-    if _U32["<"].unpack_from(buf, off + 8)[0] == cf.PCAPNG_BOM:
-        return "<"
-    if _U32[">"].unpack_from(buf, off + 8)[0] == cf.PCAPNG_BOM:
-        return ">"
-    return None
-
-
-def _block_len(buf: bytes, off: int, bo: str, known_only: bool = False) -> int | None:
-    """Total length of a plausible block at `off` (both length fields agree), else None."""
-    n = len(buf)
-    if off + 12 > n:
-        return None
-    u32 = _U32[bo].unpack_from
-    btype = u32(buf, off)[0]
-    if btype == cf.PCAPNG_SHB:
-        bo2 = _shb_order(buf, off)
-        if bo2 is None:
-            return None
-        u32 = _U32[bo2].unpack_from
-    elif known_only and btype not in _PCAPNG_BLOCKS:
-        return None  # resynchronising: only trust block types we know
-    total: int = u32(buf, off + 4)[0]
-    if total < 12 or total % 4 or off + total > n or u32(buf, off + total - 4)[0] != total:
-        return None
-    return total
-
-
-def _interface(buf: bytes, off: int, end: int, bo: str) -> tuple[FrameDecoder, float, int]:
-    linktype = struct.unpack_from(bo + "H", buf, off + 8)[0]
-    decode = PCAP_DECODERS.get(linktype, _not_advert)
-    tick, ts_offset = 1e-6, 0
-    p = off + 16
-    while p + 4 <= end:
-        code, length = struct.unpack_from(bo + "HH", buf, p)
-        if code == 0 or p + 4 + length > end:
-            break
-        if code == cf.PCAPNG_OPT_TSRESOL and length >= 1:
-            v = buf[p + 4]
-            tick = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -min(v, 30)
-        elif code == 14 and length >= 8:  # if_tsoffset, seconds
-            ts_offset = struct.unpack_from(bo + "q", buf, p + 4)[0]
-        p += 4 + length + (-length % 4)
-    return decode, tick, ts_offset
-
-
-def _pcapng_blocks(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
-    stats = merger.stats
-    n = len(buf)
-    off = 0
-    bo = _shb_order(buf, 0) or "<"
-    ifaces: list[tuple[FrameDecoder, float, int]] = []
-    records = corrupt = crc = other = 0
-    last_t = 0.0
-    try:
-        while off < n:
-            total = _block_len(buf, off, bo)
-            if total is None:
-                corrupt += 1
-                off += 1
-                while off < n and _block_len(buf, off, bo, known_only=True) is None:
-                    off += 1
-                if off >= n:
-                    stats.truncated = True
-                continue
-            u32 = _U32[bo].unpack_from
-            btype = u32(buf, off)[0]
-            end = off + total - 4
-            if btype == cf.PCAPNG_SHB:
-                bo = _shb_order(buf, off) or bo
-                ifaces = []  # interface ids are per section
-            elif btype == cf.PCAPNG_IDB:
-                if off + 16 <= end:
-                    ifaces.append(_interface(buf, off, end, bo))
-                    if stats.linktype is None:
-                        stats.linktype = struct.unpack_from(bo + "H", buf, off + 8)[0]
-            elif btype in (cf.PCAPNG_EPB, cf.PCAPNG_SPB):
-                records += 1
-                if btype == cf.PCAPNG_EPB:
-                    if off + 28 > end:
-                        corrupt += 1
-                        off += total
-                        continue
-                    ifid, tsh, tsl, cap, _orig = struct.unpack_from(bo + "IIIII", buf, off + 8)
-                    start = off + 28
-                else:
-                    ifid, cap, start = 0, min(u32(buf, off + 8)[0], end - off - 12), off + 12
-                    tsh = tsl = -1
-                if ifid >= len(ifaces) or start + cap > end:
-                    corrupt += 1
-                else:
-                    decode, tick, ts_offset = ifaces[ifid]
-                    if tsh >= 0:
-                        last_t = ((tsh << 32) | tsl) * tick + ts_offset
-                    r = decode(buf, start, start + cap)
-                    if isinstance(r, int):
-                        if r == NOT_ADVERT:
-                            other += 1
-                        elif r == CRC_FAILED:
-                            crc += 1
-                        else:
-                            corrupt += 1
-                    else:
-                        merger.add(last_t, r)
-                        if len(merger.out) >= merger.batch:
-                            stats.bytes_read = off
-                            stats.records = records
-                            yield merger.take()
-            off += total
-        if merger.out:
-            yield merger.take()
-    finally:
-        stats.bytes_read = min(off, n)
-        stats.records = records
-        stats.skipped_corrupt += corrupt
-        stats.crc_failed += crc
-        stats.non_advert += other
-        merger.flush_stats()

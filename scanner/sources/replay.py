@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from scanner.advert import RawAdvert
 from scanner.sources import capture_formats as cf
-from scanner.sources.capture_read import ReplayError, open_btsnoop, open_pcap, open_pcapng
+from scanner.sources.capture_pcapng import open_pcapng
+from scanner.sources.capture_read import ReplayError, open_btsnoop, open_pcap
 from scanner.sources.jsonl_read import jsonl_batches
 from scanner.sources.merge import BATCH_ROWS, MERGE_WINDOW_S, Feed, Merger, ReplayStats, Row
 
