@@ -55,7 +55,7 @@ class Advert:
 
 @dataclass(frozen=True, slots=True)
 class RawAdvert:
-    """A report as the radio delivered it (replay files, the simulator): AD bytes, not yet parsed."""
+    """A report as the radio delivered it (replay files, the simulator): AD bytes, unparsed."""
 
     t: float
     address: str

@@ -1,4 +1,4 @@
-"""`bzscan`: the scanner node's command line (replay now; live scanning, doctor, simulate as subcommands)."""
+"""`bzscan`: the scanner node's command line (replay, live, doctor, simulate)."""
 
 from __future__ import annotations
 
@@ -44,49 +44,123 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @click.group(invoke_without_command=True, context_settings={"auto_envvar_prefix": ENV_PREFIX})
 @click.option(
-    "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-    callback=_config_callback, help="YAML file whose keys are these option names.",
-)  # fmt: skip
-@click.option("--site", default="site-unknown", callback=_node_id, show_default=True,
-              help="Site id (from the site registry).")  # fmt: skip
+    "--config",
+    type=click.Path(dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_config_callback,
+    help="YAML file whose keys are these option names.",
+)
+@click.option(
+    "--site",
+    default="site-unknown",
+    callback=_node_id,
+    show_default=True,
+    help="Site id (from the site registry).",
+)
 @click.option("--node", default="node-1", callback=_node_id, show_default=True, help="Node id.")
-@click.option("--window", "window_s", type=int, default=60, callback=_window, show_default=True,
-              help="Window length in seconds; must divide 900.")  # fmt: skip
-@click.option("--rssi-min", "rssi_min_dbm", type=click.IntRange(-127, 20), default=-127,
-              show_default=True, help="RSSI gate in dBm: weaker adverts are not on site.")  # fmt: skip
-@click.option("--signatures", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Signature file (default: the packaged signatures.yaml).")  # fmt: skip
-@click.option("--headcount", type=click.IntRange(0), default=None,
-              help="People present, counted by the inspector.")  # fmt: skip
-@click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Replay a pcap/pcapng/btsnoop/JSONL capture instead of scanning.")  # fmt: skip
+@click.option(
+    "--window",
+    "window_s",
+    type=int,
+    default=60,
+    callback=_window,
+    show_default=True,
+    help="Window length in seconds; must divide 900.",
+)
+@click.option(
+    "--rssi-min",
+    "rssi_min_dbm",
+    type=click.IntRange(-127, 20),
+    default=-127,
+    show_default=True,
+    help="RSSI gate in dBm: weaker adverts are not on site.",
+)
+@click.option(
+    "--signatures",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Signature file (default: the packaged signatures.yaml).",
+)
+@click.option(
+    "--headcount",
+    type=click.IntRange(0),
+    default=None,
+    help="People present, counted by the inspector.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Replay a pcap/pcapng/btsnoop/JSONL capture instead of scanning.",
+)
 @click.option("--realtime/--fast", default=False, help="Pace a replay like the original capture.")
-@click.option("--mode", type=click.Choice(["active", "passive"]), default="active",
-              show_default=True, help="Live: active (any OS) or passive (Linux, -E).")  # fmt: skip
+@click.option(
+    "--mode",
+    type=click.Choice(["active", "passive"]),
+    default="active",
+    show_default=True,
+    help="Live: active (any OS) or passive (Linux, -E).",
+)
 @click.option("--adapter", default=None, help="Live scanning: adapter to use, e.g. hci1.")
-@click.option("--duration", default=None, callback=lambda c, p, v: _duration(c, p, v),
-              help="Live: stop after e.g. 10m, 90s or 1h (default: until stopped).")  # fmt: skip
-@click.option("--watchdog", type=click.FloatRange(0), default=60.0, show_default=True,
-              help="Live: restart the scanner after this many silent seconds (0: off).")  # fmt: skip
+@click.option(
+    "--duration",
+    default=None,
+    callback=lambda c, p, v: _duration(c, p, v),
+    help="Live: stop after e.g. 10m, 90s or 1h (default: until stopped).",
+)
+@click.option(
+    "--watchdog",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    help="Live: restart the scanner after this many silent seconds (0: off).",
+)
 @click.option(
     "--dry-run", is_flag=True, help="Count and print only; publish nothing, keep no outbox."
 )
-@click.option("--broker", default=None,
-              help="mqtt://host:port or mqtts://host:port (else: outbox only).")  # fmt: skip
-@click.option("--outbox", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Outbox (with --broker: ~/.local/state/bzaudit/outbox-NODE.sqlite3).")  # fmt: skip
+@click.option(
+    "--broker", default=None, help="mqtt://host:port or mqtts://host:port (else: outbox only)."
+)
+@click.option(
+    "--outbox",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Outbox (with --broker: ~/.local/state/bzaudit/outbox-NODE.sqlite3).",
+)
 @click.option("--username", default=None, help="MQTT user name (usually the node id).")
 @click.option("--password", default=None, help="MQTT password (better: BZAUDIT_PASSWORD).")
-@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="CA that signed the broker's TLS certificate.")  # fmt: skip
-@click.option("--cert-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Client certificate (PEM), if the broker asks.")  # fmt: skip
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Private key of --cert-file.")  # fmt: skip
-@click.option("--hmac-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Per-node key: sign every window (HMAC-SHA256).")  # fmt: skip
-@click.option("--drain-timeout", type=click.FloatRange(0), default=30.0, show_default=True,
-              help="Replay: seconds to wait for the broker to take the backlog.")  # fmt: skip
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CA that signed the broker's TLS certificate.",
+)
+@click.option(
+    "--cert-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Client certificate (PEM), if the broker asks.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Private key of --cert-file.",
+)
+@click.option(
+    "--hmac-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Per-node key: sign every window (HMAC-SHA256).",
+)
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Replay: seconds to wait for the broker to take the backlog.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One encoded WindowReport per line.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
@@ -121,11 +195,18 @@ def _run_replay(kw: dict[str, Any]) -> None:
     from scanner.runner import RunOptions, build_pipeline, default_sinks, replay_file, summary_text
 
     opts = RunOptions(
-        node=kw["node"], site=kw["site"], window_s=kw["window_s"],
-        rssi_min_dbm=kw["rssi_min_dbm"], signatures=kw["signatures"],
-        headcount=kw["headcount"], as_json=kw["as_json"], dry_run=kw["dry_run"],
-        replay=kw["replay"], realtime=kw["realtime"], progress=kw["progress"],
-    )  # fmt: skip
+        node=kw["node"],
+        site=kw["site"],
+        window_s=kw["window_s"],
+        rssi_min_dbm=kw["rssi_min_dbm"],
+        signatures=kw["signatures"],
+        headcount=kw["headcount"],
+        as_json=kw["as_json"],
+        dry_run=kw["dry_run"],
+        replay=kw["replay"],
+        realtime=kw["realtime"],
+        progress=kw["progress"],
+    )
     from scanner.node import DeliveryConfigError
 
     try:
@@ -156,9 +237,12 @@ async def replay_delivered(opts: Any, delivery_opts: Any) -> Any:
 
     async with Delivery(delivery_opts) as d:
         pipeline = build_pipeline(
-            opts, [*default_sinks(opts), d.sink], mode="replay",
-            next_seq=d.next_seq, outbox_dropped=d.dropped,
-        )  # fmt: skip
+            opts,
+            [*default_sinks(opts), d.sink],
+            mode="replay",
+            next_seq=d.next_seq,
+            outbox_dropped=d.dropped,
+        )
         result = await replay_file(pipeline, opts.replay, opts)
     if d.unsent:
         click.echo(f"bzscan: {d.unsent_message()}", err=True)
@@ -174,8 +258,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 # Registers the `live` and `doctor` commands; cli_live imports no bleak at module level.
-from scanner import cli_live  # noqa: E402, F401
-from scanner import simulate_cli  # noqa: E402, F401
+from scanner import cli_live, simulate_cli  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,7 +18,9 @@ def load_yaml_config(ctx: click.Context, path: Path, *, command: click.Command) 
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint="--config") from exc
+        raise click.BadParameter(
+            f"cannot read {path}: {exc.strerror}", param_hint="--config"
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -26,7 +28,9 @@ def load_yaml_config(ctx: click.Context, path: Path, *, command: click.Command) 
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise click.BadParameter(f"{path}: expected a mapping of option names", param_hint="--config")
+        raise click.BadParameter(
+            f"{path}: expected a mapping of option names", param_hint="--config"
+        )
     return _check_keys(data, command, path, prefix="")
 
 
@@ -49,9 +53,11 @@ def _check_keys(
                 ) from exc
             if isinstance(param.type, click.Path | click.File) and value is not None:
                 # Paths in a config file are relative to the file, not to the caller's cwd.
-                out[key] = str((path.parent / str(value)).resolve()) if not Path(
-                    str(value)
-                ).is_absolute() else str(value)
+                out[key] = (
+                    str((path.parent / str(value)).resolve())
+                    if not Path(str(value)).is_absolute()
+                    else str(value)
+                )
         elif str(raw_key) in subs and isinstance(value, dict):
             out[str(raw_key)] = _check_keys(value, subs[str(raw_key)], path, prefix=f"{where}.")
         else:

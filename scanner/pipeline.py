@@ -1,4 +1,4 @@
-"""One pipeline for every advert source: classify -> count per window -> WindowReport -> sink (pure)."""
+"""One pipeline for every source: classify -> count per window -> WindowReport -> sink (pure)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wiring for `bzscan`: build the pipeline and drive it from a replay file (live lives in sources/)."""
+"""Wiring for `bzscan`: build the pipeline and drive it from a replay file."""
 
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ from scanner.signatures import load_signatures
 
 log = logging.getLogger(__name__)
 
-# Yield to the event loop this often during a fast replay so a publisher can drain concurrently.
-_YIELD_EVERY = 20_000
 # Show a progress bar only for replays that take longer than this.
 _PROGRESS_AFTER_S = 1.0
 
@@ -51,10 +49,15 @@ class ReplayResult:
 
 
 def build_pipeline(
-    opts: RunOptions, sinks: list[Sink], *, mode: str, adapter: str | None = None,
-    clock_synced: bool | None = None, next_seq: Callable[[], int] | None = None,
+    opts: RunOptions,
+    sinks: list[Sink],
+    *,
+    mode: str,
+    adapter: str | None = None,
+    clock_synced: bool | None = None,
+    next_seq: Callable[[], int] | None = None,
     outbox_dropped: Callable[[], int] | None = None,
-) -> Pipeline:  # fmt: skip
+) -> Pipeline:
     classifier = Classifier(load_signatures(opts.signatures))
 
     def fan_out(report: WindowReport) -> None:
@@ -78,7 +81,7 @@ def build_pipeline(
 
 async def replay_file(pipeline: Pipeline, path: Path, opts: RunOptions) -> ReplayResult:
     """Feed a capture through the pipeline, as fast as possible or paced like the original."""
-    from scanner.sources.replay import ReplayStats, read_capture
+    from scanner.sources.replay import ReplayStats, iter_batches
 
     stats = ReplayStats()
     started = time.monotonic()
@@ -86,20 +89,26 @@ async def replay_file(pipeline: Pipeline, path: Path, opts: RunOptions) -> Repla
     first_t: float | None = None
     wall0 = 0.0
     n = 0
+    feed = pipeline.feed_raw
     try:
-        for adv in read_capture(path, stats=stats):
+        # Rows come in batches of plain tuples (t, address, rssi, adv, scan_rsp, pdu): no
+        # RawAdvert per advert, and one event-loop yield per batch.
+        for rows in iter_batches(path, stats=stats):
             if opts.realtime:
-                if first_t is None:
-                    first_t, wall0 = adv.t, time.monotonic()
-                delay = (adv.t - first_t) - (time.monotonic() - wall0)
-                if delay > 0:
-                    # Close windows on time even when the capture is silent.
-                    await asyncio.sleep(delay)
-            pipeline.feed_raw(adv.t, adv.address, adv.rssi_dbm, adv.adv, adv.scan_rsp)
-            n += 1
-            if n % _YIELD_EVERY == 0:
-                progress.update(n, stats)
-                await asyncio.sleep(0)
+                for t, address, rssi, adv, rsp, _pdu in rows:
+                    if first_t is None:
+                        first_t, wall0 = t, time.monotonic()
+                    delay = (t - first_t) - (time.monotonic() - wall0)
+                    if delay > 0:
+                        # Close windows on time even when the capture is silent.
+                        await asyncio.sleep(delay)
+                    feed(t, address, rssi, adv, rsp)
+            else:
+                for t, address, rssi, adv, rsp, _pdu in rows:
+                    feed(t, address, rssi, adv, rsp)
+            n += len(rows)
+            progress.update(n, stats)
+            await asyncio.sleep(0)
     finally:
         progress.close()
     skipped = getattr(stats, "skipped_corrupt", 0) + getattr(stats, "crc_failed", 0)
@@ -150,9 +159,13 @@ class _Progress:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._bar = Progress(
-                TextColumn("replay"), BarColumn(), TextColumn("{task.fields[adverts]:,} adverts"),
-                TimeElapsedColumn(), console=Console(stderr=True), transient=True,
-            )  # fmt: skip
+                TextColumn("replay"),
+                BarColumn(),
+                TextColumn("{task.fields[adverts]:,} adverts"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self._bar.start()
             self._task = self._bar.add_task("replay", total=self._total or None, adverts=0)
         done = getattr(stats, "bytes_read", None)

@@ -28,7 +28,7 @@ _MAX_NAMES: Final = 16
 
 
 class SchemaError(ValueError):
-    """A payload or report that does not satisfy the v1 wire contract; `reason` is short and stable."""
+    """A payload or report that breaks the v1 wire contract; `reason` is short and stable."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
@@ -106,7 +106,7 @@ def check_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise SchemaError(
             f"bad_{what}",
-            f"{value!r}: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit",
+            f"{value!r}: use 1-64 letters, digits, '_', '-' or '.', starting alphanumeric",
         )
     return value
 

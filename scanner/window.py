@@ -133,7 +133,9 @@ class WindowCounter:
             self._scanning_since = None
         return closed
 
-    def add(self, t: float, rssi_dbm: int | None, sightings: Sequence[Sighting]) -> list[WindowCounts]:
+    def add(
+        self, t: float, rssi_dbm: int | None, sightings: Sequence[Sighting]
+    ) -> list[WindowCounts]:
         """Count one advert's sightings at time `t`; returns any windows that closed before `t`."""
         closed = self.advance(t) if self._start is None or t >= self._start + self.window_s else []
         self._adverts += 1
@@ -209,7 +211,10 @@ class WindowCounter:
             self._scanned += max(0.0, end - max(self._scanning_since, float(start)))
         rolling = sorted(self._rolling_strata)
         slot = slot_keys.counts(rolling)
-        slot = {c: {s: n for s, n in v.items() if (c, s) in self._rolling_strata} for c, v in slot.items()}
+        slot = {
+            c: {s: n for s, n in v.items() if (c, s) in self._rolling_strata}
+            for c, v in slot.items()
+        }
         out = WindowCounts(
             window_start=start,
             window_s=self.window_s,

@@ -22,7 +22,17 @@ PURE = [
     "scanner.estimate",
     "scanner.bluezone_id",
 ]
-IO_LIBS = ("bleak", "aiomqtt", "paho", "sqlite3", "_sqlite3", "pandas", "numpy", "amqtt", "dbus_fast")
+IO_LIBS = (
+    "bleak",
+    "aiomqtt",
+    "paho",
+    "sqlite3",
+    "_sqlite3",
+    "pandas",
+    "numpy",
+    "amqtt",
+    "dbus_fast",
+)
 
 # Each I/O library is imported in exactly one module per side.
 ALLOWED = {
@@ -67,7 +77,9 @@ def test_io_library_imported_in_one_module_per_side(lib: str) -> None:
         for p in _sources(pkg)
         if lib in _imports(p)
     }
-    assert users <= ALLOWED[lib], f"{lib} imported outside its module: {sorted(users - ALLOWED[lib])}"
+    assert users <= ALLOWED[lib], (
+        f"{lib} imported outside its module: {sorted(users - ALLOWED[lib])}"
+    )
 
 
 def test_scanner_never_imports_aggregator_or_pandas() -> None:

@@ -20,7 +20,9 @@ STRATA = (("bluezone", "android"), ("iphone", "all"))
 
 def _sight(key: bytes, cat: str = "iphone", stratum: str = "all", rolling: bool = False,
            counted: bool = True) -> Sighting:  # fmt: skip
-    return Sighting(category=cat, stratum=stratum, key=key, rolling=rolling, rule="t", counted=counted)
+    return Sighting(
+        category=cat, stratum=stratum, key=key, rolling=rolling, rule="t", counted=counted
+    )
 
 
 def _bz(key: bytes) -> Sighting:
@@ -124,7 +126,9 @@ _events = st.lists(
 
 @settings(max_examples=150, deadline=None)
 @given(_events, st.sampled_from([30, 60, 300, 900]))
-def test_counts_never_exceed_adverts_and_readding_is_idempotent(events: list, window_s: int) -> None:
+def test_counts_never_exceed_adverts_and_readding_is_idempotent(
+    events: list, window_s: int
+) -> None:
     def run(repeat: int) -> list[tuple[int, dict]]:
         c = WindowCounter(window_s=window_s, rssi_min_dbm=-90, strata=STRATA)
         out = []
@@ -156,7 +160,7 @@ def _reachable_bytes(root: object, *, exclude: object = None) -> Iterator[bytes]
         if isinstance(obj, bytes | bytearray):
             yield bytes(obj)
             continue
-        if isinstance(obj, type) or callable(obj) and not hasattr(obj, "__dict__"):
+        if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "__dict__")):
             continue
         stack.extend(gc.get_referents(obj))
 
