@@ -48,7 +48,7 @@ def test_pending_is_oldest_first_and_holds_exactly_the_encoded_payload(tmp_path:
     ob.mark_sent(1)
     rows = ob.pending(10)
     assert [s for s, _, _ in rows] == [0, 2, 3, 4]
-    seq, topic, payload = rows[1]
+    _, topic, payload = rows[1]
     assert topic == window_topic("s1", "n1")
     assert payload == encode(with_seq(window("n1", "s1", 2), 2), key=b"k" * 32)
     assert decode(payload, key=b"k" * 32).seq == 2
