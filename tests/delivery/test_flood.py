@@ -4,6 +4,7 @@ valid window once and rejects every bad message with a reason (real Mosquitto, r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from pathlib import Path
@@ -148,7 +149,5 @@ async def _publish_and_ingest(
         await asyncio.sleep(0.05)
     assert not task.done()
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
