@@ -138,7 +138,7 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
             broker = BrokerConfig(host=embedded.host, port=embedded.port)
         sub = Subscriber(store, broker, client_id=f"bzagg-demo-{os.getpid()}")
         sub_task = asyncio.create_task(sub.run(), name="demo-subscriber")
-        await asyncio.wait_for(sub.connected.wait(), 30)
+        await asyncio.wait_for(sub.connected.wait(), 10)
         deliveries: dict[str, Delivery] = {}
         for seg in plan.segments:
             if seg.node not in deliveries:
@@ -243,7 +243,7 @@ def _report(db: Path, sites_file: Path, plan: Plan, opts: DemoOptions) -> tuple[
             )
             text = to_table(data, opts.lang)
             if by == ("district",):  # parameters and target lines once, with the site table
-                text = text.split("\nExcluded windows")[0].rstrip() + "\n"
+                text = text.split("\n\n")[0].rstrip() + "\n"
             texts.append(text)
         opts.html.parent.mkdir(parents=True, exist_ok=True)
         opts.html.write_text(to_html(data, "vi" if opts.lang == "vi" else opts.lang), "utf-8")
