@@ -29,8 +29,12 @@ _ALNUM: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _OTHER_APP_UUIDS: Final = 64  # pool of other apps' background service UUIDs (assumption)
 
 
-def _radio(sc: Scenario, rng: random.Random, distance: float, tx: str, body: bool) -> Radio:
+def _radio(
+    sc: Scenario, rng: random.Random, distance: float, tx: str, body: bool, outside: bool
+) -> Radio:
     slow = rng.gauss(0.0, sc.shadowing_sd_db)
+    if outside:
+        slow += sc.passersby_wall_loss_db  # walls, shutters or stalls between them and the node
     if body and rng.random() < sc.body_loss_share:
         slow += rng.uniform(0.5, 1.5) * sc.body_loss_db  # phone in a pocket or bag
     return Radio(
@@ -93,7 +97,7 @@ def devices(
         dev = Device(
             kind,
             ivs,
-            _radio(sc, rng, dist, tx, body),
+            _radio(sc, rng, dist, tx, body, p is not None and not p.onsite),
             rng.getrandbits(64),
             dict(params),
             None if p is None else p.index,

@@ -69,6 +69,7 @@ class Scenario:
     passersby_per_hour: float = 30.0
     passersby_distance_m: tuple[float, float] = (40.0, 80.0)
     passersby_dwell_s: float = 60.0
+    passersby_wall_loss_db: float = 6.0
     # --- scanner
     report_interval_s: float = 1.0
     mode: str = "active"
