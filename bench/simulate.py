@@ -87,7 +87,7 @@ def main() -> None:
                 sink=sink.append,
                 rssi_min_dbm=sc.rssi_min_dbm,
             )
-            dt, _ = _cpu(lambda p=pipe: replay_into(pcap, p))  # type: ignore[misc]
+            dt, _ = _cpu(lambda p=pipe: replay_into(pcap, p))
             best_replay = min(best_replay, dt)
         print(
             f"baseline: replay    {n:>10,} adverts  {best_replay:7.2f} s CPU  "
