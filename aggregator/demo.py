@@ -27,6 +27,7 @@ import yaml
 
 from aggregator.demo_plan import Plan, Segment, load_province, make_plan
 from aggregator.demo_view import DemoProgress, truth_by_site, truth_text
+from scanner.schema import iso_utc
 
 log = logging.getLogger(__name__)
 _YIELD_EVERY = 5_000
@@ -178,7 +179,16 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
             pool.shutdown(cancel_futures=True)
     report_text, html = _report(db, sites_file, plan, opts)
     truth = truth_by_site(done)
-    (work / "demo-truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), "utf-8")
+    segments = [
+        {"node": d.segment.node, "site": d.segment.site, "kind": d.segment.kind,
+         "start": iso_utc(int(d.segment.start)), "duration_s": d.segment.duration_s,
+         "seed": d.segment.seed, "headcount": d.headcount, "adverts": d.adverts,
+         "truth": d.summary}
+        for d in done
+    ]  # fmt: skip
+    (work / "demo-truth.json").write_text(
+        json.dumps({"sites": truth, "segments": segments}, indent=1, sort_keys=True), "utf-8"
+    )
     return DemoResult(
         db,
         sites_file,

@@ -101,7 +101,9 @@ def _check(stdout: str, work: Path, tmp_path: Path) -> None:
     html = (tmp_path / "demo-report.html").read_text(encoding="utf-8")
     assert "<html" in html.lower() and "ptc-so-tttt" in html
     truth = json.loads((work / "demo-truth.json").read_text())
-    assert set(truth) == set(per_site)
+    assert set(truth["sites"]) == set(per_site)
+    visits = [s for s in truth["segments"] if s["kind"] == "visit"]
+    assert visits and all(s["headcount"] > 0 for s in visits)
     assert "Ground truth" in stdout
 
 
