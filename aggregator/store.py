@@ -87,7 +87,9 @@ def payload_head(payload: bytes) -> str:
     return text if text.isprintable() else "hex:" + head.hex()
 
 
-def window_row(report: WindowReport, received_at: float) -> tuple[Any, ...]:
+def window_row(
+    report: WindowReport, received_at: float, payload: str | None = None
+) -> tuple[Any, ...]:
     h = report.health
     bz = report.counts.get("bluezone", {})
     return (
@@ -98,7 +100,9 @@ def window_row(report: WindowReport, received_at: float) -> tuple[Any, ...]:
         report.headcount, float(h.scanned_s), h.adverts,
         None if h.clock_synced is None else int(h.clock_synced), h.mode, h.restarts,
         h.below_gate,
-        json.dumps(to_dict(report), sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        payload if payload is not None else json.dumps(
+            to_dict(report), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ),
     )  # fmt: skip
 
 
@@ -149,19 +153,34 @@ class Store:
         reports: Sequence[WindowReport],
         rejects: Sequence[Reject] = (),
         statuses: Sequence[tuple[str, str, str, float]] = (),
+        payloads: Sequence[str] | None = None,
     ) -> BatchResult:
-        """One transaction for a whole batch: windows, rejects, status changes; then nodes."""
+        """One transaction for a whole batch: windows, rejects, status changes; then nodes.
+
+        `payloads`, when given, are the received payload texts (canonical JSON, with any `sig`)
+        stored as they came; otherwise the canonical JSON is rebuilt from each report.
+        """
         now = self._clock()
-        stored = 0
+        rows = [
+            window_row(r, now, None if payloads is None else payloads[i])
+            for i, r in enumerate(reports)
+        ]
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            fresh: list[WindowReport] = []
-            for r in reports:
-                cur = self._db.execute(_INSERT, window_row(r, now))
-                if cur.rowcount == 1:
-                    fresh.append(r)
-            stored = len(fresh)
-            dups = len(reports) - stored
+            self._db.execute("SAVEPOINT batch")
+            # rowcount sums sqlite3_changes(), which leaves out the rollup triggers' rows.
+            if self._db.executemany(_INSERT, rows).rowcount == len(rows):
+                fresh = list(reports)  # the usual case: no redelivery in this batch
+            else:
+                # Some were already there: redo row by row to know which (rare).
+                self._db.execute("ROLLBACK TO batch")
+                fresh = [
+                    r
+                    for r, row in zip(reports, rows, strict=True)
+                    if self._db.execute(_INSERT, row).rowcount == 1
+                ]
+            self._db.execute("RELEASE batch")
+            dups = len(reports) - len(fresh)
             self._add_rejects(rejects)
             self._update_nodes(fresh, reports, now)
             for site, node, status, at in statuses:
@@ -176,7 +195,7 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self.duplicates += dups
-        return BatchResult(stored=stored, duplicates=dups)
+        return BatchResult(stored=len(fresh), duplicates=dups)
 
     def bulk_insert_rows(self, rows: Iterable[Sequence[Any]], *, batch: int = 50_000) -> None:
         """executemany of flat rows in `windows` column order (see `window_row`), one
@@ -220,39 +239,52 @@ class Store:
     def _update_nodes(
         self, fresh: list[WindowReport], seen: Sequence[WindowReport], now: float
     ) -> None:
-        by_node: dict[str, list[WindowReport]] = {}
+        sites: dict[str, str] = {}
+        seen_n: dict[str, int] = {}
         for r in seen:
-            by_node.setdefault(r.node, [])
+            sites[r.node] = r.site
+            seen_n[r.node] = seen_n.get(r.node, 0) + 1
+        new_by_node: dict[str, list[int]] = {}
         for r in fresh:
-            by_node[r.node].append(r)
-        for node, new in by_node.items():
-            site = next(r.site for r in seen if r.node == node)
-            row = self._db.execute(
+            new_by_node.setdefault(r.node, []).append(r.seq)
+        known = {
+            node: (last, gaps)
+            for node, last, gaps in self._db.execute(
+                "SELECT node, last_seq, seq_gaps FROM nodes"
+            ).fetchall()
+            if node in sites
+        } if len(sites) > 50 else {
+            node: (last, gaps)
+            for node in sites
+            for last, gaps in self._db.execute(
                 "SELECT last_seq, seq_gaps FROM nodes WHERE node = ?", (node,)
-            ).fetchone()
-            last_seq = row[0] if row else None
-            gaps = row[1] if row else 0
-            for r in sorted(new, key=lambda x: x.seq):
-                # A gap: seqs the node assigned that never arrived (yet); late arrivals below
-                # last_seq fill a gap back in.
+            ).fetchall()
+        }  # fmt: skip
+        params = []
+        for node, site in sites.items():
+            last_seq, gaps = known.get(node, (None, 0))
+            new = sorted(new_by_node.get(node, ()))
+            for seq in new:
+                # A gap: seqs the node assigned that never arrived (yet); a late arrival below
+                # last_seq fills one back in.
                 if last_seq is None:
-                    pass
-                elif r.seq > last_seq:
-                    gaps += r.seq - last_seq - 1
+                    last_seq = seq
+                elif seq > last_seq:
+                    gaps += seq - last_seq - 1
+                    last_seq = seq
                 elif gaps > 0:
                     gaps -= 1
-                last_seq = r.seq if last_seq is None else max(last_seq, r.seq)
-            dups = sum(1 for r in seen if r.node == node) - len(new)
-            self._db.execute(
-                "INSERT INTO nodes (node, site, first_seen, last_seen, last_seq, windows, "
-                "seq_gaps, duplicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (node) DO UPDATE SET site = excluded.site, "
-                "first_seen = COALESCE(first_seen, excluded.first_seen), "
-                "last_seen = excluded.last_seen, last_seq = excluded.last_seq, "
-                "windows = windows + excluded.windows, seq_gaps = excluded.seq_gaps, "
-                "duplicates = duplicates + excluded.duplicates",
-                (node, site, now, now, last_seq, len(new), gaps, dups),
-            )
+            params.append((node, site, now, now, last_seq, len(new), gaps, seen_n[node] - len(new)))
+        self._db.executemany(
+            "INSERT INTO nodes (node, site, first_seen, last_seen, last_seq, windows, "
+            "seq_gaps, duplicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (node) DO UPDATE SET site = excluded.site, "
+            "first_seen = COALESCE(first_seen, excluded.first_seen), "
+            "last_seen = excluded.last_seen, last_seq = excluded.last_seq, "
+            "windows = windows + excluded.windows, seq_gaps = excluded.seq_gaps, "
+            "duplicates = duplicates + excluded.duplicates",
+            params,
+        )
 
     def set_status(self, site: str, node: str, status: str) -> None:
         self.add_windows([], statuses=[(site, node, status, self._clock())])

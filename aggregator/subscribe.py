@@ -96,18 +96,20 @@ def ingest_batch(
 ) -> None:
     """Judge and commit a batch in one transaction (raises only if the store fails)."""
     windows: list[WindowReport] = []
+    texts: list[str] = []
     rejects: list[Reject] = []
     statuses: list[tuple[str, str, str, float]] = []
     for topic, payload in messages:
         v = judge(topic, payload, now=now, keys=keys)
         if v.window is not None:
             windows.append(v.window)
+            texts.append(payload.decode("utf-8"))  # decode() accepted it, so it is UTF-8
         elif v.status is not None:
             statuses.append((*v.status, now))
         elif v.reject is not None:
             rejects.append(Reject(topic, v.reject[0], v.reject[1], payload, now))
             stats.reasons[v.reject[0]] = stats.reasons.get(v.reject[0], 0) + 1
-    result = store.add_windows(windows, rejects, statuses)
+    result = store.add_windows(windows, rejects, statuses, texts)
     stats.received += len(messages)
     stats.stored += result.stored
     stats.duplicates += result.duplicates
@@ -127,6 +129,7 @@ class Subscriber:
         clock: Callable[[], float] = time.time,
         client_id: str = "bzagg",
         batch_max: int = 1000,
+        batch_wait_s: float = 0.05,
         backoff_min_s: float = 0.5,
         backoff_max_s: float = 30.0,
         on_batch: Callable[[IngestStats], None] | None = None,
@@ -137,6 +140,7 @@ class Subscriber:
         self._clock = clock
         self._client_id = client_id
         self._batch_max = batch_max
+        self._batch_wait = batch_wait_s
         self._backoff = (backoff_min_s, backoff_max_s)
         self._on_batch = on_batch
         self.stats = IngestStats()
@@ -185,9 +189,7 @@ class Subscriber:
             self.connected.set()
             queue: asyncio.Queue[aiomqtt.Message] = client._queue
             async for first in client.messages:
-                batch = [first]
-                while len(batch) < self._batch_max and not queue.empty():
-                    batch.append(queue.get_nowait())
+                batch = await self._fill(first, queue)
                 try:
                     ingest_batch(
                         self._store,
@@ -208,6 +210,26 @@ class Subscriber:
                         paho.ack(m.mid, m.qos)
                 if self._on_batch is not None:
                     self._on_batch(self.stats)
+
+    async def _fill(
+        self, first: aiomqtt.Message, queue: asyncio.Queue[aiomqtt.Message]
+    ) -> list[aiomqtt.Message]:
+        """Collect a batch: aiomqtt hands over one message per event-loop turn, so wait up to
+        `batch_wait_s` for more instead of committing (and fsyncing) each message alone."""
+        batch = [first]
+        deadline = asyncio.get_running_loop().time() + self._batch_wait
+        while len(batch) < self._batch_max:
+            if not queue.empty():
+                batch.append(queue.get_nowait())
+                continue
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(queue.get(), left))
+            except TimeoutError:
+                break
+        return batch
 
 
 def _bytes(payload: Any) -> bytes:

@@ -1,0 +1,180 @@
+"""Sustained windows/second from Mosquitto into the store, against `mosquitto_sub` side by side.
+
+    .venv/bin/python bench/ingest.py [--windows 50000] [--nodes 500] [--batch-max 1000]
+
+Starts a Mosquitto on a free loopback port (tests/mosquitto.py), then two subscribers on the same
+topic with persistent sessions: `bzagg serve` (a real process: validate, store in SQLite WAL,
+acknowledge after commit) and `mosquitto_sub -q 1 > /dev/null` (the baseline: the broker's and
+the network's speed with nothing done per message). One publisher sends N signed-free QoS 1
+windows from `--nodes` nodes as fast as the broker takes them. Prints each subscriber's
+sustained rate, the ratio, whether anything was lost, and p50/p99 publish -> committed latency
+(`received_at` of the row, stamped in the batch transaction, minus the time the publish began).
+Targets: >= 5,000 windows/s, p99 < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import aiomqtt  # noqa: E402
+
+from scanner.schema import Health, WindowReport, encode, window_topic  # noqa: E402
+from tests.mosquitto import Mosquitto, require, wait_port  # noqa: E402
+
+BIN = Path(sys.executable).parent
+T0 = 1_700_000_100
+
+
+def windows(n: int, nodes: int) -> list[tuple[str, bytes, tuple[str, int]]]:
+    out = []
+    for i in range(n):
+        node, k = f"node-{i % nodes:04d}", i // nodes
+        r = WindowReport(
+            node=node, site=f"site-{i % nodes // 4:03d}", seq=k, window_start=T0 + 60 * k,
+            window_s=60, counts={"bluezone": {"android": i % 7, "ios_fg": 1, "ios_bg": 2},
+                                 "iphone": {"all": 5}, "phone": {"samsung": 3}},
+            slot_counts={"bluezone": {"android": i % 9}},
+            health=Health(scanned_s=59.5, adverts=900 + i % 50, mode="passive",
+                          clock_synced=True),
+        )  # fmt: skip
+        out.append((window_topic(r.site, r.node), encode(r), (node, r.window_start)))
+    return out
+
+
+async def publish(port: int, msgs: list[tuple[str, bytes, tuple[str, int]]]) -> dict[tuple[str, int], float]:
+    sent: dict[tuple[str, int], float] = {}
+    async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=500, timeout=60) as c:
+        c.pending_calls_threshold = 10_000
+        for i in range(0, len(msgs), 500):
+            chunk = msgs[i : i + 500]
+            now = time.time()
+            for _, _, key in chunk:
+                sent[key] = now
+            await asyncio.gather(*(c.publish(t, p, qos=1) for t, p, _ in chunk))
+    return sent
+
+
+def count(db: Path) -> int:
+    try:
+        con = sqlite3.connect(db, timeout=5)
+        try:
+            return int(con.execute("SELECT COUNT(*) FROM windows").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def start_agg(work: Path, port: int, db: Path, batch_max: int) -> subprocess.Popen[bytes]:
+    err = work / "agg.err"
+    p = subprocess.Popen(
+        [str(BIN / "bzagg"), "serve", "--broker", f"mqtt://127.0.0.1:{port}",
+         "--db", str(db), "--batch-max", str(batch_max)],
+        stderr=err.open("ab"), cwd=work,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while err.read_text().count("subscribed") < start_agg.calls + 1:
+        if time.monotonic() > deadline:
+            raise SystemExit("bzagg serve did not subscribe:\n" + err.read_text())
+        time.sleep(0.02)
+    start_agg.calls += 1
+    return p
+
+
+start_agg.calls = 0  # type: ignore[attr-defined]
+
+
+def baseline_sub(port: int, n: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [require("mosquitto_sub"), "-p", str(port), "-q", "1", "-c", "-i", "baseline",
+         "-t", "bzaudit/v1/+/+/window", "-C", str(n)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def wait_count(db: Path, n: int, t0: float) -> float:
+    while count(db) < n and time.time() - t0 < 600:
+        time.sleep(0.01)
+    return time.time() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--windows", type=int, default=50_000)
+    ap.add_argument("--nodes", type=int, default=500)
+    ap.add_argument("--batch-max", type=int, default=1000)
+    args = ap.parse_args()
+    n = args.windows
+    backlog, live = windows(2 * n, args.nodes)[:n], windows(2 * n, args.nodes)[n:]
+    size = sum(len(p) for _, p, _ in backlog) / n
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        broker = Mosquitto(work / "mqtt")
+        broker.conf.write_text(broker.conf.read_text().replace(
+            "max_inflight_messages 100", "max_inflight_messages 1000"
+        ))  # fmt: skip
+        broker.start()
+        db = work / "store.sqlite3"
+        try:
+            # Phase 1, throughput: both persistent sessions exist but are offline while the
+            # broker queues N windows; then both subscribers start at once and drain them.
+            agg = start_agg(work, broker.port, db, args.batch_max)
+            agg.terminate()
+            agg.wait(30)
+            sub = baseline_sub(broker.port, 1)
+            time.sleep(0.5)  # registers its session
+            sub.terminate()
+            sub.wait(10)
+            asyncio.run(publish(broker.port, backlog))
+            t0 = time.time()
+            sub = baseline_sub(broker.port, n)
+            agg = start_agg(work, broker.port, db, args.batch_max)
+            sub.wait(600)
+            t_sub = time.time() - t0
+            t_agg = wait_count(db, n, t0)
+            # Phase 2, latency: windows published live while the aggregator runs.
+            t1 = time.time()
+            sent = asyncio.run(publish(broker.port, live))
+            t_pub = time.time() - t1
+            wait_count(db, 2 * n, t1)
+            stored = count(db)
+            agg.terminate()
+            agg.wait(30)
+        finally:
+            broker.stop()
+        con = sqlite3.connect(db)
+        lat = sorted(
+            rec - sent[(node, ws)]
+            for node, ws, rec in con.execute("SELECT node, window_start, received_at FROM windows")
+            if (node, ws) in sent
+        )
+        rejected = con.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
+        con.close()
+    rate_agg, rate_sub = n / t_agg, n / t_sub
+    p99 = lat[int(len(lat) * 0.99)] if lat else float("inf")
+    print(f"windows          {n:,} queued + {n:,} live from {args.nodes} nodes, {size:.0f} B, QoS 1")
+    print(f"mosquitto_sub    {rate_sub:,.0f} windows/s to /dev/null ({t_sub:.2f} s)  [baseline]")
+    print(f"bzagg serve      {rate_agg:,.0f} windows/s into SQLite ({t_agg:.2f} s), side by side")
+    print(f"ratio            {rate_agg / rate_sub:.2f} of the baseline")
+    print(f"stored           {stored:,} of {2 * n:,} ({'nothing lost' if stored == 2 * n else 'LOST SOME'}), "
+          f"{rejected} rejected")  # fmt: skip
+    print(f"live publisher   {n / t_pub:,.0f} windows/s offered")
+    if lat:
+        print(f"latency          p50 {lat[len(lat) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+              f"max {lat[-1] * 1000:.0f} ms (publish begun -> row committed, live phase)")  # fmt: skip
+    ok = rate_agg >= 5000 and p99 < 1.0 and stored == 2 * n
+    print(f"targets          >= 5,000 windows/s and p99 < 1 s: {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
