@@ -44,24 +44,30 @@ _CALIBRATION: dict[str, dict[str, float]] = {}
 
 def calibrate(sc: Scenario, visits: int = 12) -> dict[str, float]:
     """Per-window detection measured on calibration visits (seeds 990000.., disjoint from the
-    bench's visits), as a field team would with known phones: share of on-site devices of each
-    kind heard above the RSSI gate in a window (radio, gate, Doze, silent apps together), pooled
-    over 20-minute visits, and the visit-to-visit spread of the Bluezone detection (cv)."""
+    bench's visits) through the same pipeline, as a field team would with known phones: the
+    scanner's per-window count of each kind over the on-site devices present in the window
+    (radio, gate, Doze, silent apps, counting together), pooled over 20-minute visits, and the
+    visit-to-visit spread of the Bluezone detection (cv)."""
     if sc.name in _CALIBRATION:
         return _CALIBRATION[sc.name]
     cal = replace(sc, adoption_android=0.5, adoption_ios=0.5)
     sums: dict[str, list[float]] = {}
     per_visit: list[float] = []
+    rot = 1 + 60 / 900  # address-keyed counts carry the rotation factor the estimator removes
     for k in range(visits):
         start = 1_597_640_400 + 86_400 * k + 900 * (k % 8)
-        res = simulate(cal, seed=990_000 + k, start=start, duration_s=1200.0)
-        ws = [w for w in res.truth.windows if w["covered_s"] >= 60]
+        reports, res = run_pipeline(cal, 990_000 + k, start, 1200.0)
+        truth = {w["start"]: w for w in res.truth.windows}
+        ws = [truth[r.window_start] for r in reports]
         parts = {
-            "android": (_heard(ws, "bluezone/android", "bluezone/android_v1"),
+            "android": (sum(r.count("bluezone", "android") for r in reports),
                         _present(ws, "android", "android_v1", "android_silent")),
-            "ios_bg": (_heard(ws, "bluezone/ios_bg"), _present(ws, "ios_bg", "ios_silent")),
-            "ios_fg": (_heard(ws, "bluezone/ios_fg"), _present(ws, "ios_fg")),
-            "iphone": (_heard(ws, "iphone/all"), float(sum(w["iphones"] for w in ws))),
+            "ios_bg": (sum(r.count("bluezone", "ios_bg") for r in reports) / rot,
+                       _present(ws, "ios_bg", "ios_silent")),
+            "ios_fg": (sum(r.count("bluezone", "ios_fg") for r in reports) / rot,
+                       _present(ws, "ios_fg")),
+            "iphone": (sum(r.count("iphone") for r in reports) / rot,
+                       float(sum(w["iphones"] for w in ws))),
         }  # fmt: skip
         for name, (h, n) in parts.items():
             acc = sums.setdefault(name, [0.0, 0.0])
@@ -77,10 +83,6 @@ def calibrate(sc: Scenario, visits: int = 12) -> dict[str, float]:
     out["cv"] = sd / mean
     _CALIBRATION[sc.name] = out
     return out
-
-
-def _heard(ws: list[dict[str, Any]], *tags: str) -> float:
-    return float(sum(w["heard"][t] for w in ws for t in tags))
 
 
 def _present(ws: list[dict[str, Any]], *strata: str) -> float:
@@ -117,17 +119,13 @@ def params_for(sc: Scenario, which: str) -> EstimationParams:
     )
 
 
-def simulate_pipeline(
-    kind: str, adoption: float, seed: int, *, minutes: int = 20, which: str = "scenario"
-) -> tuple[Visit, EstimationParams]:
+def run_pipeline(
+    sc: Scenario, seed: int, start: float, duration: float
+) -> tuple[list[WindowReport], Any]:
+    """Simulate, write a pcap, replay it through the real pipeline; whole windows only."""
     global _CLASSIFIER
     if _CLASSIFIER is None:
         _CLASSIFIER = Classifier()
-    sc, _ = scenario(kind)
-    sc = replace(sc, adoption_android=adoption, adoption_ios=adoption)
-    # Visits start on a UTC quarter hour + a few minutes, on a weekday morning in Aug 2020.
-    start = 1_597_633_200 + 900 * (seed % 32) + 60 * (seed % 7)
-    duration = 60.0 * minutes
     res = simulate(sc, seed=seed, start=start, duration_s=duration)
     reports: list[WindowReport] = []
     with tempfile.TemporaryDirectory() as d:
@@ -135,7 +133,7 @@ def simulate_pipeline(
         write_simulation(res, pcap)
         pipe = Pipeline(
             _CLASSIFIER,
-            identity=NodeIdentity("bench", f"bench-{kind}", mode="simulated", clock_synced=True),
+            identity=NodeIdentity("bench", f"bench-{sc.kind}", mode="simulated", clock_synced=True),
             sink=reports.append,
             window_s=60,
             rssi_min_dbm=sc.rssi_min_dbm,
@@ -145,6 +143,17 @@ def simulate_pipeline(
         pipe.finish(start + duration)
     # Only whole windows inside the visit: the first and last may be partly covered.
     reports = [r for r in reports if start <= r.window_start and r.window_end <= start + duration]
+    return reports, res
+
+
+def simulate_pipeline(
+    kind: str, adoption: float, seed: int, *, minutes: int = 20, which: str = "scenario"
+) -> tuple[Visit, EstimationParams]:
+    sc, _ = scenario(kind)
+    sc = replace(sc, adoption_android=adoption, adoption_ios=adoption)
+    # Visits start on a UTC quarter hour + a few minutes, on a weekday morning in Aug 2020.
+    start = 1_597_633_200 + 900 * (seed % 32) + 60 * (seed % 7)
+    reports, res = run_pipeline(sc, seed, start, 60.0 * minutes)
     heads = [w["people_at_mid"] for w in res.truth.windows if w["covered_s"] >= 60]
     headcount = round(sum(heads) / len(heads)) if heads else 0  # the inspector's snapshot count
     s = res.truth.summary
