@@ -116,12 +116,16 @@ class LiveView:
             )
         table = Table(title=title, title_justify="left")
         table.add_column("category")
+        table.add_column("this window so far", justify="right")
         label = "last window" if self.last is None else f"window {iso_utc(self.last.window_start)}"
         table.add_column(label, justify="right")
+        current = {} if st is None else st.open_counts
         for text, cat, stratum in _CATEGORIES:
+            strata = current.get(cat, {})
+            now_n = sum(strata.values()) if stratum is None else strata.get(stratum, 0)
             n = "-" if self.last is None else str(self.last.count(cat, stratum))
-            table.add_row(text, n)
-        table.add_row("Bluezone / phones so far", self.ratio.text())
+            table.add_row(text, str(now_n) if current else "-", n)
+        table.add_row("Bluezone / phones so far", "", self.ratio.text())
         return table
 
     def summary_lines(self, headcount: int | None) -> list[str]:

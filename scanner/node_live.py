@@ -107,6 +107,8 @@ class LiveStatus:
         self.adverts = 0
         self.restarts = 0
         self.scanning = True
+        # Distinct devices so far in the open window, per category and stratum (numbers only).
+        self.open_counts: dict[str, dict[str, int]] = {}
 
 
 StatusHook = Callable[[LiveStatus], None]
@@ -167,6 +169,7 @@ async def run_live(
                 last_heard = clock.now()
                 status.restarts += 1
             status.now, status.scanning = now, scanning
+            status.open_counts = pipeline.counter.peek()
             if on_status is not None:
                 on_status(status)
     finally:

@@ -155,6 +155,12 @@ class WindowCounter:
                 slot_keys.add(s.category, s.stratum, s.key)
         return closed
 
+    def peek(self) -> dict[str, dict[str, int]]:
+        """Counts so far in the open window (numbers only), for a live view."""
+        if self._keys is None:
+            return {}
+        return self._keys.counts(self._strata)
+
     def note_malformed(self, n: int = 1) -> None:
         self._malformed += n
 

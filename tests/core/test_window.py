@@ -188,3 +188,14 @@ def test_nothing_identifying_survives_close(keys: list[bytes]) -> None:
         assert k + b"-bz" not in leftovers
         for salt in salts.issued:
             assert hashlib.blake2b(k + b"-bz", key=salt, digest_size=16).digest() not in leftovers
+
+
+def test_peek_shows_open_window_counts_without_closing_it() -> None:
+    c = WindowCounter(window_s=60, strata=STRATA)
+    assert c.peek() == {}
+    c.add(T0 + 1, -60, [_sight(b"a")])
+    c.add(T0 + 2, -60, [_sight(b"b"), _bz(b"id")])
+    assert c.peek() == {"bluezone": {"android": 1}, "iphone": {"all": 2}}
+    (w,) = c.close(T0 + 3)
+    assert c.peek() == {}
+    assert w.counts["iphone"]["all"] == 2
