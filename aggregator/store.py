@@ -122,7 +122,11 @@ class Store:
         self.duplicates = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            # One connection, used by one thread at a time (the subscriber commits batches in a
+            # worker thread, one after the other).
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]

@@ -9,6 +9,8 @@ switches the underlying paho client to manual acks and acknowledges by message i
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -191,13 +193,7 @@ class Subscriber:
             async for first in client.messages:
                 batch = await self._fill(first, queue)
                 try:
-                    ingest_batch(
-                        self._store,
-                        [(m.topic.value, _bytes(m.payload)) for m in batch],
-                        now=self._clock(),
-                        keys=self._keys,
-                        stats=self.stats,
-                    )
+                    await self._commit([(m.topic.value, _bytes(m.payload)) for m in batch])
                 except Exception as exc:
                     # Not committed, so not acknowledged: drop the connection and let the broker
                     # redeliver the whole batch to our persistent session.
@@ -210,6 +206,23 @@ class Subscriber:
                         paho.ack(m.mid, m.qos)
                 if self._on_batch is not None:
                     self._on_batch(self.stats)
+
+    async def _commit(self, messages: list[tuple[str, bytes]]) -> None:
+        """Judge and commit in a worker thread: SQLite runs without the GIL, so the event loop
+        keeps reading the next batch meanwhile. Batches are committed one at a time."""
+        job = functools.partial(
+            ingest_batch, self._store, messages, now=self._clock(), keys=self._keys,
+            stats=self.stats,
+        )  # fmt: skip
+        fut = asyncio.get_running_loop().run_in_executor(None, job)
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            # Let a running commit finish before anyone closes the store; its messages stay
+            # unacknowledged and come back as harmless duplicates.
+            with contextlib.suppress(Exception):
+                await fut
+            raise
 
     async def _fill(
         self, first: aiomqtt.Message, queue: asyncio.Queue[aiomqtt.Message]

@@ -97,7 +97,7 @@ class Outbox:
         return self._dropped
 
     def put(self, report: WindowReport) -> int:
-        """Assign the next seq, encode and commit; returns the seq. Raises SchemaError if invalid."""
+        """Assign the next seq, encode, commit; returns the seq. SchemaError if invalid."""
         seq = self._next
         if report.seq != seq:
             report = with_seq(report, seq)
