@@ -1,12 +1,15 @@
 """Node-side delivery wiring: outbox sink + publisher for `bzscan` (replay and live alike).
 
-Usage from a runner::
+Usage from a runner (live or replay)::
 
-    async with Delivery(opts) as d:
-        pipeline = build_pipeline(..., sinks + [d.sink], next_seq=d.next_seq,
-                                  outbox_dropped=d.dropped)
-        ... feed ...
-    # leaving the block drains the backlog (bounded by drain_timeout_s) and closes the outbox
+    opts = delivery_options_from_cli(kw, replay=False)   # None: neither broker nor outbox
+    d = Delivery(opts)                                   # opens the outbox (sync)
+    pipeline = build_pipeline(..., [*sinks, d.sink], next_seq=d.next_seq,
+                              outbox_dropped=d.dropped)
+    async with d:                                        # starts the publisher if a broker is set
+        ... feed the pipeline ...
+    # leaving the block drains the backlog (at most drain_timeout_s) and closes the outbox;
+    # d.unsent / d.unsent_message() say what stays behind
 
 Without a broker the outbox is only filled (an offline inspector visit; `bzagg ingest` reads it).
 """
