@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import json
@@ -24,6 +25,7 @@ SCAN_MODES: Final = frozenset({"active", "passive", "replay", "simulated"})
 # Ids end up in MQTT topics: no wildcards, no slashes, nothing a shell or a file name trips over.
 _ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NAME_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_ISO_RE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
 _MAX_NAMES: Final = 16
 
 
@@ -116,13 +118,17 @@ def iso_utc(epoch_s: int) -> str:
 
 
 def parse_iso_utc(text: str) -> int:
-    if not isinstance(text, str) or not text.endswith("Z") or len(text) != 20:
+    # A regex and calendar.timegm instead of strptime: strptime was ~40 µs a message, most of the
+    # aggregator's decode time at thousands of windows per second.
+    m = _ISO_RE.match(text) if isinstance(text, str) else None
+    if m is None:
         raise SchemaError("bad_window_start", repr(text)[:60])
-    try:
-        dt = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise SchemaError("bad_window_start", repr(text)[:60]) from exc
-    return int(dt.timestamp())
+    y, mo, d, h, mi, sec = (int(g) for g in m.groups())
+    if not (1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1] and h < 24 and mi < 60):
+        raise SchemaError("bad_window_start", repr(text)[:60])
+    if sec > 59:
+        raise SchemaError("bad_window_start", repr(text)[:60])
+    return calendar.timegm((y, mo, d, h, mi, sec, 0, 0, 0))
 
 
 def validate(report: WindowReport, *, now: float | None = None) -> WindowReport:

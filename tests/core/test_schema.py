@@ -176,3 +176,26 @@ def test_decode_arbitrary_json_values(value: object) -> None:
             continue
         # Whatever got through must re-encode under the same contract.
         assert schema.decode(schema.encode(r)) == r
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2020-02-30T00:00:00Z",
+        "2020-13-01T00:00:00Z",
+        "2020-08-10T24:00:00Z",
+        "2020-08-10T06:15:60Z",
+        "2020-08-10 06:15:00Z",
+        "2020-08-10T06:15:00+07:00",
+        "2020-08-10T06:15:00Z\n",
+        "٢٠٢٠-08-10T06:15:00Z",
+    ],
+)
+def test_parse_iso_utc_rejects_impossible_or_non_utc_times(text: str) -> None:
+    with pytest.raises(SchemaError):
+        schema.parse_iso_utc(text)
+
+
+@given(st.integers(min_value=0, max_value=4_102_444_800))
+def test_iso_roundtrip(epoch: int) -> None:
+    assert schema.parse_iso_utc(schema.iso_utc(epoch)) == epoch
