@@ -56,10 +56,25 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         as_json=kw["as_json"],
         dry_run=kw["dry_run"],
     )
+    from scanner.node import Delivery, DeliveryConfigError, delivery_options_from_cli
+
     view = LiveView(sys.stdout, as_json=kw["as_json"])
+    # A live visit always keeps an outbox (unless --dry-run): with no broker the inspector carries
+    # it back for `bzagg ingest`; with one, windows wait there until the broker acknowledges.
+    try:
+        dopts = None if kw["dry_run"] else delivery_options_from_cli(kw, replay=False)
+        delivery = Delivery(dopts) if dopts is not None else None
+    except DeliveryConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         pipeline = build_pipeline(
-            opts, [view.window], mode=mode, adapter=kw.get("adapter"), clock_synced=clock_synced()
+            opts,
+            [view.window, *([delivery.sink] if delivery else [])],
+            mode=mode,
+            adapter=kw.get("adapter"),
+            clock_synced=clock_synced(),
+            next_seq=delivery.next_seq if delivery else None,
+            outbox_dropped=delivery.dropped if delivery else None,
         )
     except SignatureError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -78,7 +93,10 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGTERM, stop.set)
-        with view:
+        async with contextlib.AsyncExitStack() as stack:
+            if delivery is not None:
+                await stack.enter_async_context(delivery)
+            stack.enter_context(view)
             await run_live(
                 pipeline,
                 source,
@@ -95,6 +113,8 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         raise click.ClickException(str(exc)) from exc
     for line in view.summary_lines(kw.get("headcount")):
         click.echo(line, err=kw["as_json"] or not view.interactive)
+    if delivery is not None and delivery.unsent:
+        click.echo(f"bzscan: {delivery.unsent_message()}", err=True)
 
 
 @main.command("doctor")

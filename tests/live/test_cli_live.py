@@ -14,6 +14,7 @@ import pytest
 from scanner.doctor import run_checks, split_host_port
 from scanner.liveview import LiveView
 from scanner.node_live import LiveStatus, parse_duration
+from scanner.outbox import Outbox
 from scanner.schema import decode
 from tests.fakebluez.service import FakeBlueZ
 from tests.live.scene import bz_android, nearby_info
@@ -28,14 +29,18 @@ def _bzscan() -> list[str]:
 
 
 async def _run(
-    args: list[str], fake: FakeBlueZ | None = None, inject_s: float = 0.0
+    args: list[str], fake: FakeBlueZ | None = None, inject_s: float = 0.0, state: Path | None = None
 ) -> tuple[int, str, str]:
+    # A live run keeps an outbox under XDG_STATE_HOME unless told otherwise: keep it in the test.
+    env = {**os.environ, "COLUMNS": "120"}
+    if state is not None:
+        env["XDG_STATE_HOME"] = str(state)
     proc = await asyncio.create_subprocess_exec(
         *_bzscan(),
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "COLUMNS": "120"},
+        env=env,
     )
     if fake is not None:
         loop = asyncio.get_running_loop()
@@ -52,7 +57,7 @@ async def _run(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["active", "passive"])
-async def test_bzscan_live_json_lines(fake_bluez: FakeBlueZ, mode: str) -> None:
+async def test_bzscan_live_json_lines(fake_bluez: FakeBlueZ, mode: str, tmp_path: Path) -> None:
     code, out, err = await _run(
         [
             "--mode",
@@ -69,9 +74,20 @@ async def test_bzscan_live_json_lines(fake_bluez: FakeBlueZ, mode: str) -> None:
         ],
         fake_bluez,
         inject_s=2.5,
+        state=tmp_path,
     )
     assert code == 0, err
     reports = [decode(line.encode()) for line in out.splitlines() if line.startswith("{")]
+    # Every printed window also went to the outbox, in seq order, for a later `bzagg ingest`.
+    outbox = Outbox(tmp_path / "bzaudit" / "outbox-n1.sqlite3")
+    try:
+        kept = [decode(payload) for _seq, _topic, payload in outbox.all_payloads()]
+    finally:
+        outbox.close()
+    assert [(r.window_start, r.counts) for r in kept] == [
+        (r.window_start, r.counts) for r in reports
+    ]
+    assert [r.seq for r in kept] == list(range(len(kept)))
     assert len(reports) >= 3
     assert all(r.health.mode == mode and r.health.adapter == "hci0" for r in reports)
     assert sum(r.count("iphone") for r in reports) >= 2
@@ -83,7 +99,7 @@ async def test_bzscan_live_json_lines(fake_bluez: FakeBlueZ, mode: str) -> None:
 
 async def test_bzscan_live_error_is_a_click_error(fake_bluez_factory: Factory) -> None:
     await fake_bluez_factory(powered=False)
-    code, _out, err = await _run(["--duration", "2s"])
+    code, _out, err = await _run(["--duration", "2s", "--dry-run"])
     assert code == 1
     assert "Error: Bluetooth adapter hci0 is powered off: run `bluetoothctl power on`" in err
     assert "Traceback" not in err
