@@ -62,6 +62,7 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--window",
     "window_s",
+    envvar=f"{ENV_PREFIX}_WINDOW",  # named after the option, not the parameter
     type=int,
     default=60,
     callback=_window,
@@ -71,6 +72,7 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--rssi-min",
     "rssi_min_dbm",
+    envvar=f"{ENV_PREFIX}_RSSI_MIN",
     type=click.IntRange(-127, 20),
     default=-127,
     show_default=True,
@@ -223,6 +225,12 @@ def _run_replay(kw: dict[str, Any]) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot read {kw['replay']}: {exc}") from exc
     click.echo(summary_text(result), err=kw["as_json"])
+    if kw["headcount"] is not None and result.summary.reports:
+        # A replayed inspector visit gets the same end-of-visit estimate as a live one.
+        from scanner.estimate import visit_summary
+
+        for line in visit_summary(result.summary.reports, headcount=kw["headcount"]).lines():
+            click.echo(line, err=kw["as_json"])
 
 
 def delivery_options(kw: dict[str, Any], *, replay: bool) -> Any:

@@ -37,7 +37,15 @@ def load_yaml_config(ctx: click.Context, path: Path, *, command: click.Command) 
 def _check_keys(
     data: dict[Any, Any], command: click.Command, path: Path, prefix: str
 ) -> dict[str, Any]:
-    names = {p.name: p for p in command.params if p.name and p.name != "config"}
+    # A key may be an option's long name (`rssi-min`, `rssi_min`) or its parameter name.
+    names: dict[str, click.Parameter] = {}
+    for p in command.params:
+        if not p.name or p.name == "config":
+            continue
+        names[p.name] = p
+        for opt in p.opts:
+            if opt.startswith("--"):
+                names.setdefault(opt[2:].replace("-", "_"), p)
     subs = command.commands if isinstance(command, click.Group) else {}
     out: dict[str, Any] = {}
     for raw_key, value in data.items():
@@ -45,6 +53,7 @@ def _check_keys(
         where = f"{prefix}{raw_key}"
         if key in names:
             param = names[key]
+            key = param.name or key
             try:
                 out[key] = param.type_cast_value(click.Context(command), value)
             except click.BadParameter as exc:
@@ -61,7 +70,7 @@ def _check_keys(
         elif str(raw_key) in subs and isinstance(value, dict):
             out[str(raw_key)] = _check_keys(value, subs[str(raw_key)], path, prefix=f"{where}.")
         else:
-            known = ", ".join(sorted(names) + sorted(subs))
+            known = ", ".join(sorted(k.replace("_", "-") for k in names) + sorted(subs))
             raise click.BadParameter(
                 f"unknown key '{where}' in {path} (known keys: {known})", param_hint="--config"
             )
