@@ -52,10 +52,11 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "A registry staff count used as the head count assumes the staff were present while the node listened: for a fixed node that also listens at night, report --by hour and read office hours. "
          "Estimates are validated by simulation (bench/accuracy.py), not by field ground truth."),
         ("Validation (bench/accuracy.py, 240 simulated visits through the replay pipeline)",
-         "Head-count: bias -1.9 pp and 95 % coverage at offices, -2.6 pp and 75 % at markets, -2.5 pp and 86 % at counters "
-         "(detection calibrated on separate visits): intervals at markets and counters are too narrow. iOS-internal: "
-         "coverage 95 % at offices, 9 % at counters, where passers-by's iPhones outnumber on-site misses. "
-         "BLE-denominator: +11.5 pp bias at counters. Treat market and counter intervals as optimistic."),
+         "With detection calibrated on separate visits, head-count: bias -1.3 pp / 95 % coverage 97.5 % at offices, "
+         "-2.1 pp / 96 % at markets, +0.1 pp / 99 % at counters (intervals there are wide, ~64 pp). With the default "
+         "parameters instead of calibrated ones the head-count bias was +9 pp at offices and +13 pp at counters: calibrate "
+         "the smartphone share and detection per site type. iOS-internal: 86 % coverage at counters (passers-by's "
+         "iPhones). BLE-denominator: +13.6 pp bias at counters."),
     ],
     "vi": [
         ("Đơn vị phân tích",
@@ -94,9 +95,10 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "Dùng số nhân viên trong danh mục làm số người giả định nhân viên có mặt khi máy quét nghe: với máy cố định nghe cả ban đêm, hãy xem báo cáo theo giờ (--by hour). "
          "Các ước lượng được kiểm định bằng mô phỏng (bench/accuracy.py)."),
         ("Kiểm định (bench/accuracy.py, 240 lượt mô phỏng qua quy trình phát lại)",
-         "Theo số người: sai lệch -1,9 điểm % và độ phủ 95 % ở cơ quan, -2,6 điểm % và 75 % ở chợ, -2,5 điểm % và 86 % ở "
-         "quầy giao dịch: khoảng tin cậy ở chợ và quầy còn hẹp. Nội bộ iOS: độ phủ 95 % ở cơ quan, 9 % ở quầy (iPhone "
-         "của người đi ngang qua). Mẫu số BLE: sai lệch +11,5 điểm % ở quầy."),
+         "Với xác suất phát hiện hiệu chỉnh trên các lượt riêng, ước lượng theo số người: sai lệch -1,3 điểm %, độ phủ "
+         "97,5 % ở cơ quan; -2,1 điểm %, 96 % ở chợ; +0,1 điểm %, 99 % ở quầy (khoảng rộng, ~64 điểm %). Với tham số mặc "
+         "định thay vì hiệu chỉnh, sai lệch +9 điểm % ở cơ quan và +13 điểm % ở quầy: cần hiệu chỉnh theo loại địa điểm. "
+         "Mẫu số BLE: sai lệch +13,6 điểm % ở quầy."),
     ],
 }  # fmt: skip
 
