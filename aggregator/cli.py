@@ -15,24 +15,16 @@ from typing import Any
 
 import click
 
-from scanner.config import load_yaml_config
+from scanner.config import config_callback
 
 ENV_PREFIX = "BZAUDIT"
 DEFAULT_DB = Path("bzaudit.sqlite3")
 
 
-def _config_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    if value is None:
-        return
-    assert isinstance(ctx.command, click.Command)
-    data = load_yaml_config(ctx, Path(value), command=ctx.command)
-    ctx.default_map = {**(ctx.default_map or {}), **data}
-
-
 def _config_option(f: Any) -> Any:
     return click.option(
         "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-        callback=_config_callback, help="YAML file whose keys are these option names.",
+        callback=config_callback, help="YAML file whose keys are these option names.",
     )(f)  # fmt: skip
 
 

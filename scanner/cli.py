@@ -11,19 +11,11 @@ from typing import Any
 import click
 
 from scanner import __version__
-from scanner.config import load_yaml_config
+from scanner.config import config_callback
 from scanner.schema import SLOT_SECONDS, SchemaError, check_id
 from scanner.signatures import SignatureError
 
 ENV_PREFIX = "BZAUDIT"
-
-
-def _config_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    if value is None:
-        return
-    assert isinstance(ctx.command, click.Command)
-    data = load_yaml_config(ctx, Path(value), command=ctx.command)
-    ctx.default_map = {**(ctx.default_map or {}), **data}
 
 
 def _window(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -48,7 +40,7 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
     type=click.Path(dir_okay=False),
     is_eager=True,
     expose_value=False,
-    callback=_config_callback,
+    callback=config_callback,
     help="YAML file whose keys are these option names.",
 )
 @click.option(
@@ -196,19 +188,7 @@ def _live_entry() -> click.Command | None:
 def _run_replay(kw: dict[str, Any]) -> None:
     from scanner.runner import RunOptions, build_pipeline, default_sinks, replay_file, summary_text
 
-    opts = RunOptions(
-        node=kw["node"],
-        site=kw["site"],
-        window_s=kw["window_s"],
-        rssi_min_dbm=kw["rssi_min_dbm"],
-        signatures=kw["signatures"],
-        headcount=kw["headcount"],
-        as_json=kw["as_json"],
-        dry_run=kw["dry_run"],
-        replay=kw["replay"],
-        realtime=kw["realtime"],
-        progress=kw["progress"],
-    )
+    opts = RunOptions.from_cli(kw)
     from scanner.node import DeliveryConfigError
 
     try:

@@ -46,16 +46,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
             f"--mode passive needs Linux (BlueZ advertisement monitors); on {sys.platform} "
             "use --mode active"
         )
-    opts = RunOptions(
-        node=kw["node"],
-        site=kw["site"],
-        window_s=kw["window_s"],
-        rssi_min_dbm=kw["rssi_min_dbm"],
-        signatures=kw["signatures"],
-        headcount=kw["headcount"],
-        as_json=kw["as_json"],
-        dry_run=kw["dry_run"],
-    )
+    opts = RunOptions.from_cli(kw)
     from scanner.node import Delivery, DeliveryConfigError, delivery_options_from_cli
 
     view = LiveView(sys.stdout, as_json=kw["as_json"])

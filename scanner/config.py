@@ -9,6 +9,15 @@ import click
 import yaml
 
 
+def config_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Eager `--config` callback: the YAML becomes click's default_map (below env and CLI)."""
+    if value is None:
+        return
+    assert isinstance(ctx.command, click.Command)
+    data = load_yaml_config(ctx, Path(value), command=ctx.command)
+    ctx.default_map = {**(ctx.default_map or {}), **data}
+
+
 def load_yaml_config(ctx: click.Context, path: Path, *, command: click.Command) -> dict[str, Any]:
     """Read a YAML mapping whose keys are `command`'s option names; exit 2 naming key and file.
 

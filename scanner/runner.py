@@ -40,6 +40,17 @@ class RunOptions:
     progress: bool | None = None  # None: only when stderr is a terminal
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_cli(cls, kw: dict[str, Any]) -> RunOptions:
+        """From `bzscan`'s resolved options (the group's parameters)."""
+        return cls(
+            node=kw["node"], site=kw["site"], window_s=kw["window_s"],
+            rssi_min_dbm=kw["rssi_min_dbm"], signatures=kw["signatures"],
+            headcount=kw["headcount"], as_json=kw["as_json"], dry_run=kw["dry_run"],
+            replay=kw.get("replay"), realtime=kw.get("realtime", False),
+            progress=kw.get("progress"),
+        )  # fmt: skip
+
 
 @dataclass(slots=True)
 class ReplayResult:
