@@ -75,7 +75,7 @@ _T: Final[dict[str, tuple[str, str]]] = {
     "chart_nodes": ("Độ phủ và tình trạng máy quét", "Node coverage and health"),
     "target": ("Mục tiêu", "Target"),
     "deadline": ("Hạn", "Deadline"),
-    "trend_line": ("Xu hướng (dự báo)", "Trend (projection)"),
+    "trend_legend": ("Xu hướng (dự báo)", "Trend (projection)"),
     "adoption": ("Tỷ lệ cài đặt", "Adoption"),
     "share_used": ("tỷ lệ cửa sổ dùng được", "share of windows used"),
     "method_notes": ("Ghi chú phương pháp", "Method notes"),

@@ -84,7 +84,7 @@ def trend_chart(data: ReportData, lang: str) -> str:
             span = (end - days[-1]).days
             xs = [days[-1] + timedelta(days=k) for k in range(span + 1)]
             ys = [100 * (tr.fitted_last + tr.slope_per_day * k) for k in range(span + 1)]
-            ax.plot(xs, ys, ":", color=_ORANGE, label=t("trend_line", lang))  # type: ignore[arg-type]
+            ax.plot(xs, ys, ":", color=_ORANGE, label=t("trend_legend", lang))  # type: ignore[arg-type]
         if ts.deadline is not None:
             ax.axvline(ts.deadline, color=_GREY, ls="-.", label=t("deadline", lang))  # type: ignore[arg-type]
     ax.set_ylim(0, 100)
