@@ -88,6 +88,14 @@ def trend_chart(data: ReportData, lang: str) -> str:
         if ts.deadline is not None:
             ax.axvline(ts.deadline, color=_GREY, ls="-.", label=t("deadline", lang))  # type: ignore[arg-type]
     ax.set_ylim(0, 100)
+    if days:
+        # Frame the data, deadline and (capped) projection; matplotlib's default for one day
+        # spans years.
+        marks = [*days, *([ts.deadline] if ts is not None and ts.deadline else [])]
+        if ts is not None and ts.trend.projected is not None:
+            marks.append(min(ts.trend.projected, days[-1] + timedelta(days=120)))
+        pad = timedelta(days=max(1, (max(marks) - min(marks)).days // 20))
+        ax.set_xlim(min(marks) - pad, max(marks) + pad)  # type: ignore[arg-type]
     ax.set_ylabel(f"{t('adoption', lang)} (%)")
     ax.set_title(t("chart_trend", lang))
     ax.grid(alpha=0.3)
