@@ -21,6 +21,13 @@ PURE = [
     "scanner.pipeline",
     "scanner.estimate",
     "scanner.bluezone_id",
+    "scanner.overflow",
+    "scanner.sigtypes",
+    "scanner.matchview",
+    "scanner.passive",
+    "scanner.intervals",
+    "scanner.estparams",
+    "scanner.output",
 ]
 IO_LIBS = (
     "bleak",
