@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                     errors[key].append(_score(e, truth))
     dt = time.perf_counter() - t0
     last = args.seed + args.visits
+    cal = "" if args.source == "counts" else "; calibration visits seeds 990000..990011"
+    print(f"seed blocks: visits {args.seed + 1}..{last} (adoption draws from seed {args.seed})"
+          f"{cal}")  # fmt: skip
     print(f"source={args.source} params={args.params} visits={args.visits} "
           f"seeds {args.seed + 1}..{last}"
           f" ({dt:.1f} s); truth = person-time weighted adoption among smartphone owners"

@@ -40,6 +40,7 @@ def scenario(kind: str) -> tuple[Scenario, str]:
 
 
 _CALIBRATION: dict[str, dict[str, float]] = {}
+_BZ = ("android", "ios_bg", "ios_fg")  # Bluezone strata
 
 
 def calibrate(sc: Scenario, visits: int = 12) -> dict[str, float]:
@@ -53,6 +54,7 @@ def calibrate(sc: Scenario, visits: int = 12) -> dict[str, float]:
     cal = replace(sc, adoption_android=0.5, adoption_ios=0.5)
     sums: dict[str, list[float]] = {}
     per_visit: list[float] = []
+    per_size: list[dict[str, float]] = []
     rot = 1 + 60 / 900  # address-keyed counts carry the rotation factor the estimator removes
     for k in range(visits):
         start = 1_597_640_400 + 86_400 * k + 900 * (k % 8)
@@ -77,10 +79,20 @@ def calibrate(sc: Scenario, visits: int = 12) -> dict[str, float]:
         bz_present = parts["android"][1] + parts["ios_bg"][1] + parts["ios_fg"][1]
         if bz_present:
             per_visit.append(bz_heard / bz_present)
+            # Bluezone phones present per window, by stratum: the thinning variance's N.
+            per_size.append({k: parts[k][1] / len(reports) for k in _BZ})
     out = {name: (h / n if n else 1.0) for name, (h, n) in sums.items()}
     mean = sum(per_visit) / len(per_visit)
     sd = (sum((x - mean) ** 2 for x in per_visit) / (len(per_visit) - 1)) ** 0.5
-    out["cv"] = sd / mean
+    # detection_cv is the spread *beyond* binomial thinning (the estimator adds the thinning
+    # variance N (1-p)/p itself), so the binomial part expected at the calibration visits'
+    # sizes is taken off by the method of moments: cv_extra^2 = max(0, cv^2 - E[binomial
+    # relvar]). Using the total cv counted thinning twice (offices covered 100 %).
+    thin = {k: max(0.0, 1 / max(out[k], 0.01) - 1) for k in _BZ}
+    binom = [sum(n * thin[k] for k, n in v.items()) / sum(v.values()) ** 2 for v in per_size]
+    out["cv_total"] = sd / mean
+    out["cv_binomial"] = (sum(binom) / len(binom)) ** 0.5
+    out["cv"] = max(0.0, out["cv_total"] ** 2 - out["cv_binomial"] ** 2) ** 0.5
     _CALIBRATION[sc.name] = out
     return out
 

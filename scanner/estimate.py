@@ -29,8 +29,11 @@ Derivations (also printed in the report's method notes):
   what a head count measures; per-window counts are divided by it. Over a visit of V seconds
   ~(1 + V/dwell) independent sets of people pass, so the ownership variance shrinks by that;
   detection noise is kept at one set (with it shrunk too, market intervals covered 79 %).
-* **Visit-to-visit detection spread** (`detection_cv`, measured on calibration visits) is added
-  to each visit's Bluezone variance: it is one draw per visit and does not average out.
+* **Visit-to-visit detection spread** (`detection_cv`) is added to each visit's Bluezone
+  variance: it is one draw per visit and does not average out. It is the spread *beyond*
+  binomial thinning (which is already in the variance): measured on calibration visits as
+  sqrt(max(0, cv_total^2 - binomial relvar)) (bench/sim_pipeline.py; 0 for all three
+  simulated site types, whose observed spread is below the thinning model's).
 * **Head-count**: r = B / (H s), B = N_a + N_ios Bluezone phones, H people present (inspector's
   head count, else the registry's staff count), s smartphone share. Within-cluster variance:
   detection noise of B plus binomial ownership Var(M) = H s (1-s) of the M = H s owners.
