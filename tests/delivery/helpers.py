@@ -116,12 +116,13 @@ def outbox_rows(path: Path) -> list[tuple[int, int, bool]]:
 
     con = sqlite3.connect(path, timeout=10)
     try:
-        return [
-            (s, w, sent is not None)
-            for s, w, sent in con.execute(
-                "SELECT seq, window_start, sent_at FROM outbox ORDER BY seq"
-            )
-        ]
+        rows = con.execute("SELECT seq, window_start, sent_at FROM outbox ORDER BY seq")
+        return [(s, w, sent is not None) for s, w, sent in rows]
+    except sqlite3.OperationalError as exc:
+        # The scanner process may have created the file but not yet its schema.
+        if "no such table" in str(exc):
+            return []
+        raise
     finally:
         con.close()
 
