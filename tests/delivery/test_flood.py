@@ -22,7 +22,12 @@ from scanner.schema import MAX_COUNT, encode, to_dict, window_topic
 from tests.delivery.helpers import T0, window
 from tests.mosquitto import Mosquitto
 
-pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.mqtt,
+    pytest.mark.slow,
+    # On failure hypothesis warns that the 100 kB example is large; let the real error show.
+    pytest.mark.filterwarnings("ignore:Generating overly large repr"),
+]
 NOW = T0 + 86400.0
 _uid = itertools.count()
 
