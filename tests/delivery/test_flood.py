@@ -134,7 +134,9 @@ async def _publish_and_ingest(
     store: Store, broker: Any, msgs: list[tuple[str, bytes]], good_n: int, n_bad: int, tag: int
 ) -> None:
     before = store.query("SELECT COUNT(*) FROM rejected")[0][0]
-    sub = Subscriber(store, broker, clock=lambda: NOW, client_id="bzagg-flood")
+    # One session per round: a round cancelled between commit and PUBACK must not have the
+    # broker redeliver its last messages into the next round's counts (at-least-once).
+    sub = Subscriber(store, broker, clock=lambda: NOW, client_id=f"bzagg-flood-{tag}")
     task = asyncio.create_task(sub.run())
     await asyncio.wait_for(sub.connected.wait(), 10)
     async with aiomqtt.Client(broker.host, broker.port, max_inflight_messages=50) as client:
