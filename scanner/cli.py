@@ -201,7 +201,8 @@ def _run_replay(kw: dict[str, Any]) -> None:
     except DeliveryConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     except SignatureError as exc:
-        raise click.ClickException(str(exc)) from exc
+        # A bad signature file is bad configuration: exit 2 like any other bad option.
+        raise click.BadParameter(str(exc), param_hint="--signatures") from exc
     except OSError as exc:
         raise click.ClickException(f"cannot read {kw['replay']}: {exc}") from exc
     click.echo(summary_text(result), err=kw["as_json"])

@@ -68,7 +68,8 @@ def run_live_cli(kw: dict[str, Any]) -> None:
             outbox_dropped=delivery.dropped if delivery else None,
         )
     except SignatureError as exc:
-        raise click.ClickException(str(exc)) from exc
+        # A bad signature file is bad configuration: exit 2 like any other bad option.
+        raise click.BadParameter(str(exc), param_hint="--signatures") from exc
     patterns: tuple[tuple[int, int, bytes], ...] = ()
     if mode == "passive":
         plan = passive_plan(pipeline.classifier)

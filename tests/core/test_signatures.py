@@ -138,6 +138,6 @@ def test_cli_exits_with_the_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["--replay", str(capture), "--signatures", str(bad), "--dry-run", "--no-progress"]
     )
-    assert result.exit_code != 0
+    assert result.exit_code == 2
     assert str(bad) in result.output and "'bz_android_v2'" in result.output
     assert "'category'" in result.output
