@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import yaml
 
-from scanner.estparams import EstimationParams, for_site_type
-from scanner.schema import SchemaError, check_id
+from scanner.estimation.params import EstimationParams, for_site_type
+from scanner.wire.schema import SchemaError, check_id
 
 SITE_TYPES: Final = ("office", "market", "counter", "other")
 UNREGISTERED: Final = "?"

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/accuracy.py [--visits 240] [--source pipeline|counts] [--seed 910000]
 
-`pipeline`: the simulator's captures (scanner/sources/simulate.py) through the real replay
+`pipeline`: the simulator's captures (scanner/simulator/capture.py) through the real replay
 pipeline (classify -> window -> WindowReport) and the estimators. `counts`: a count-level model
 without radio (bench/count_model.py) that shares the estimators' assumptions. Seeds start at
 910000, disjoint from the seeds used in tests (< 10000). Targets for the head-count estimator:
@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.count_model import Visit, simulate_counts
-from scanner.estimate import METHODS, Estimate, clusters_from_reports, estimate
-from scanner.estparams import DEFAULT_PARAMS, EstimationParams, for_site_type
+from scanner.estimation.estimate import METHODS, Estimate, clusters_from_reports, estimate
+from scanner.estimation.params import DEFAULT_PARAMS, EstimationParams, for_site_type
 
 KINDS = ("office", "market", "counter")
 

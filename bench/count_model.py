@@ -13,7 +13,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from scanner.schema import Health, WindowReport
+from scanner.wire.schema import Health, WindowReport
 
 WINDOW_S = 60
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiomqtt  # noqa: E402
 
-from scanner.schema import Health, WindowReport, encode, window_topic  # noqa: E402
+from scanner.wire.schema import Health, WindowReport, encode, window_topic  # noqa: E402
 from tests.mosquitto import Mosquitto, require  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scanner.advert import Advert  # noqa: E402
-from scanner.node_live import passive_plan, run_live  # noqa: E402
-from scanner.pipeline import NodeIdentity, Pipeline  # noqa: E402
-from scanner.schema import WindowReport  # noqa: E402
-from scanner.sources.live import LiveSource  # noqa: E402
+from scanner.ble.advert import Advert  # noqa: E402
+from scanner.counting.pipeline import NodeIdentity, Pipeline  # noqa: E402
+from scanner.node.run_live import passive_plan, run_live  # noqa: E402
+from scanner.sources.live.bleak_scan import LiveSource  # noqa: E402
+from scanner.wire.schema import WindowReport  # noqa: E402
 from tests.fakebluez.bus import private_system_bus  # noqa: E402
 from tests.fakebluez.eir import parse  # noqa: E402
 from tests.live.harness import make_classifier  # noqa: E402

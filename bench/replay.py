@@ -29,12 +29,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scanner.advert import PduKind, RawAdvert
-from scanner.bluezone_id import bluezone_id
-from scanner.classify import Classifier
-from scanner.pipeline import NodeIdentity, Pipeline
-from scanner.sources.capture_write import CaptureWriter
-from scanner.sources.replay import ReplayStats, iter_batches, replay_into
+from scanner.ble.advert import PduKind, RawAdvert
+from scanner.ble.bluezone_id import bluezone_id
+from scanner.ble.classify import Classifier
+from scanner.counting.pipeline import NodeIdentity, Pipeline
+from scanner.sources.replay.reader import ReplayStats, iter_batches, replay_into
+from scanner.sources.replay.write import CaptureWriter
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 T0 = 1_596_866_100.0  # 2020-08-08 05:55 UTC: the capture crosses the 06:00 ID rotation

@@ -60,7 +60,7 @@ def rows(nodes: int, days: int, seed: int = 5) -> Iterator[tuple[object, ...]]:
 
 
 def build(path: Path, nodes: int, days: int) -> None:
-    from aggregator.store import Store
+    from aggregator.store.sqlite import Store
 
     t0 = time.perf_counter()
     path.unlink(missing_ok=True)
@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rebuild or not db.exists():
         build(db, args.nodes, args.days)
     py = sys.executable
-    base = [py, "-c", "import aggregator.report_cli, aggregator.report_tables, pandas, matplotlib"]
-    cmd = [py, "-m", "aggregator.report_cli", "--db", str(db), "--sites-file", str(sites),
+    base = [py, "-c", "import aggregator.cli.report, aggregator.report.tables, pandas, matplotlib"]
+    cmd = [py, "-m", "aggregator.cli.report", "--db", str(db), "--sites-file", str(sites),
            "--by", "district,day", "--target", "0.5", "--deadline", "2020-08-20"]  # fmt: skip
     html = [*cmd, "--format", "html", "--out", str(CACHE / "report.html")]
     b_dt, b_rss, _ = timed(base)

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.count_model import Visit
-from scanner.classify import Classifier
-from scanner.estimate import slot_detection
-from scanner.estparams import DEFAULT_PARAMS, EstimationParams, for_site_type
-from scanner.pipeline import NodeIdentity, Pipeline
-from scanner.schema import WindowReport
-from scanner.sources.replay import read_capture
-from scanner.sources.simulate import simulate, write_simulation
-from scanner.sources.simulate_model import Scenario, ScenarioError, load_scenario
+from scanner.ble.classify import Classifier
+from scanner.counting.pipeline import NodeIdentity, Pipeline
+from scanner.estimation.estimate import slot_detection
+from scanner.estimation.params import DEFAULT_PARAMS, EstimationParams, for_site_type
+from scanner.simulator.capture import simulate, write_simulation
+from scanner.simulator.model import Scenario, ScenarioError, load_scenario
+from scanner.sources.replay.reader import read_capture
+from scanner.wire.schema import WindowReport
 
 _CLASSIFIER: Classifier | None = None
 # Used only when the simulator ships no scenario file of that kind.

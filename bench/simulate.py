@@ -20,11 +20,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner.classify import Classifier
-from scanner.pipeline import NodeIdentity, Pipeline
-from scanner.sources.replay import replay_into
-from scanner.sources.simulate import simulate, write_simulation
-from scanner.sources.simulate_model import load_scenario
+from scanner.ble.classify import Classifier
+from scanner.counting.pipeline import NodeIdentity, Pipeline
+from scanner.simulator.capture import simulate, write_simulation
+from scanner.simulator.model import load_scenario
+from scanner.sources.replay.reader import replay_into
 
 START = datetime(2020, 8, 10, 1, 0, tzinfo=UTC).timestamp()
 

@@ -4,7 +4,7 @@ Every kind builds on-air AD bytes (advert + optional scan response) from the lay
 shared/protocol.md; overrides change one field at a time. Stable API (other helpers use it):
 
     advert(kind, **overrides) -> Payload(adv, scan_rsp)
-    raw_advert(kind, *, t, address, rssi_dbm=-60, **overrides) -> scanner.advert.RawAdvert
+    raw_advert(kind, *, t, address, rssi_dbm=-60, **overrides) -> scanner.ble.advert.RawAdvert
     KINDS: every kind name; DEFAULT_BZ_ID etc.: the defaults used.
 
 Kinds and their overrides (all also accept `flags`, `tx_power`, `extra` [(ad_type, bytes)] appended
@@ -35,10 +35,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.adparse import ad, build_ad
-from scanner.advert import PduKind, RawAdvert
-from scanner.bluezone_id import encode_v1_name
-from scanner.overflow import overflow_bit
+from scanner.ble.adparse import ad, build_ad
+from scanner.ble.advert import PduKind, RawAdvert
+from scanner.ble.bluezone_id import encode_v1_name
+from scanner.ble.overflow import overflow_bit
 
 BZ_COMPANY = 0x22B5
 APPLE = 0x004C

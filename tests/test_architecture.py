@@ -12,22 +12,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
-    "scanner.advert",
-    "scanner.schema",
-    "scanner.signatures",
-    "scanner.adparse",
-    "scanner.classify",
-    "scanner.window",
-    "scanner.pipeline",
-    "scanner.estimate",
-    "scanner.bluezone_id",
-    "scanner.overflow",
-    "scanner.sigtypes",
-    "scanner.matchview",
-    "scanner.passive",
-    "scanner.intervals",
-    "scanner.estparams",
-    "scanner.output",
+    "scanner.ble.advert",
+    "scanner.wire.schema",
+    "scanner.ble.signatures",
+    "scanner.ble.adparse",
+    "scanner.ble.classify",
+    "scanner.counting.window",
+    "scanner.counting.pipeline",
+    "scanner.estimation.estimate",
+    "scanner.ble.bluezone_id",
+    "scanner.ble.overflow",
+    "scanner.ble.sigtypes",
+    "scanner.ble.matchview",
+    "scanner.ble.passive",
+    "scanner.estimation.intervals",
+    "scanner.estimation.params",
+    "scanner.node.output",
 ]
 IO_LIBS = (
     "bleak",
@@ -43,9 +43,9 @@ IO_LIBS = (
 
 # Each I/O library is imported in exactly one module per side.
 ALLOWED = {
-    "bleak": {"scanner/sources/live.py"},
-    "aiomqtt": {"scanner/publish.py", "aggregator/subscribe.py"},
-    "sqlite3": {"scanner/outbox.py", "aggregator/store.py"},
+    "bleak": {"scanner/sources/live/bleak_scan.py"},
+    "aiomqtt": {"scanner/node/publish.py", "aggregator/ingest/subscribe.py"},
+    "sqlite3": {"scanner/node/outbox.py", "aggregator/store/sqlite.py"},
 }
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.bluezone_id import bluezone_id
-from scanner.sources.capture_write import write_capture
+from scanner.ble.bluezone_id import bluezone_id
+from scanner.sources.replay.write import write_capture
 from tests.factories import raw_advert
 
 BIN = Path(sys.executable).parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.adparse import build_ad, iter_ad, parse_ad, uuid_from_le, uuid_to_le
+from scanner.ble.adparse import build_ad, iter_ad, parse_ad, uuid_from_le, uuid_to_le
 
 BASE = "-0000-1000-8000-00805f9b34fb"
 

@@ -6,7 +6,7 @@ import calendar
 
 import pytest
 
-from scanner.bluezone_id import (
+from scanner.ble.bluezone_id import (
     bluezone_id,
     daily_key,
     day_ids,
@@ -112,9 +112,9 @@ def test_v1_name_round_trip_all_digit_pairs() -> None:
 
 def test_real_ids_through_the_pipeline_rotate_at_the_quarter_hour() -> None:
     """Two Bluezone Android phones (real keys), a new MAC per 15-s burst, 05:50-06:10 UTC."""
-    from scanner.classify import Classifier
-    from scanner.pipeline import NodeIdentity, Pipeline
-    from scanner.schema import WindowReport
+    from scanner.ble.classify import Classifier
+    from scanner.counting.pipeline import NodeIdentity, Pipeline
+    from scanner.wire.schema import WindowReport
     from tests.factories import advert
 
     reports: list[WindowReport] = []

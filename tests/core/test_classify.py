@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.adparse import parse_ad
-from scanner.advert import Advert
-from scanner.classify import Classifier, Sighting, category_of
+from scanner.ble.adparse import parse_ad
+from scanner.ble.advert import Advert
+from scanner.ble.classify import Classifier, Sighting, category_of
 from tests.factories import DEFAULT_BZ_ID, DEFAULT_RPI, KINDS, advert
 
 ADDR = "66:EC:0E:84:4F:6E"
@@ -301,7 +301,7 @@ def test_passive_plan_patterns() -> None:
 
 def test_passive_patterns_let_every_counted_kind_through() -> None:
     # Each factory advert that counts (bar the overflow-only and catch-all cases) matches a pattern.
-    from scanner.adparse import iter_ad
+    from scanner.ble.adparse import iter_ad
 
     plan = C.passive_patterns()
     for kind in KINDS:

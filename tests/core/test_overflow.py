@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.overflow import crc8, overflow_bit, uuid_bytes
-from scanner.signatures import load_signatures
+from scanner.ble.overflow import crc8, overflow_bit, uuid_bytes
+from scanner.ble.signatures import load_signatures
 
 DGY = json.loads((Path(__file__).parent.parent / "data" / "overflow-dgy-table.json").read_text())
 

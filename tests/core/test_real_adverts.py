@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from scanner.classify import Classifier, category_of
+from scanner.ble.classify import Classifier, category_of
 
 ROWS = [
     json.loads(line)

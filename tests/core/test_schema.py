@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner import schema
-from scanner.schema import Health, SchemaError, WindowReport
+from scanner.wire import schema
+from scanner.wire.schema import Health, SchemaError, WindowReport
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"
 KEY = b"node-key-laptop-3"

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.classify import Sighting
-from scanner.window import WindowCounter, WindowError
+from scanner.ble.classify import Sighting
+from scanner.counting.window import WindowCounter, WindowError
 
 T0 = 1597039200  # 2020-08-10T06:00:00Z, a quarter-hour boundary
 STRATA = (("bluezone", "android"), ("iphone", "all"))

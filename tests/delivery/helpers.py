@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from scanner.schema import Health, WindowReport
-from scanner.sources.capture_write import write_capture
+from scanner.sources.replay.write import write_capture
+from scanner.wire.schema import Health, WindowReport
 from tests.factories import raw_advert
 
 BIN = Path(sys.executable).parent

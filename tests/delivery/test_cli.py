@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from aggregator.cli import main as bzagg_main
-from aggregator.embedded import free_port
-from scanner.publish import BrokerConfigError, parse_broker_url
+from aggregator.cli.main import main as bzagg_main
+from aggregator.ingest.embedded import free_port
+from scanner.wire.broker import BrokerConfigError, parse_broker_url
 from tests.delivery.helpers import (
     BZAGG,
     BZSCAN,

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator.store import Store
-from aggregator.subscribe import Subscriber
-from scanner.publish import parse_broker_url
-from scanner.schema import MAX_COUNT, encode, to_dict, window_topic
+from aggregator.ingest.subscribe import Subscriber
+from aggregator.store.sqlite import Store
+from scanner.wire.broker import parse_broker_url
+from scanner.wire.schema import MAX_COUNT, encode, to_dict, window_topic
 from tests.delivery.helpers import T0, window
 from tests.mosquitto import Mosquitto
 

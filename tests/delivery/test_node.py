@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli import replay_delivered
-from scanner.node import DeliveryOptions
-from scanner.runner import RunOptions
+from scanner.cli.main import replay_delivered
+from scanner.node.delivery import DeliveryOptions
+from scanner.node.run_replay import RunOptions
 from tests.delivery.helpers import BZAGG, BZSCAN, Proc, wait_until, write_jsonl_capture
 from tests.mosquitto import Mosquitto
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.outbox import Outbox, OutboxError
-from scanner.schema import decode, encode, to_dict, window_topic, with_seq
+from scanner.node.outbox import Outbox, OutboxError
+from scanner.wire.schema import decode, encode, to_dict, window_topic, with_seq
 from tests.delivery.helpers import window
 
 
@@ -99,7 +99,7 @@ def test_cap_on_unsent_rows_is_loud_and_counted(
 ) -> None:
     path = tmp_path / "o.sqlite3"
     ob = Outbox(path, max_rows=3)
-    with caplog.at_level(logging.ERROR, logger="scanner.outbox"):
+    with caplog.at_level(logging.ERROR, logger="scanner.node.outbox"):
         for i in range(5):
             ob.put(window("n1", "s1", i))
     assert ob.dropped() == 2

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.store import SCHEMA_VERSION, Reject, Store, StoreError, payload_head
-from scanner.schema import Health, WindowReport, to_dict
+from aggregator.store.sqlite import SCHEMA_VERSION, Reject, Store, StoreError, payload_head
+from scanner.wire.schema import Health, WindowReport, to_dict
 from tests.delivery.helpers import T0, window
 
 

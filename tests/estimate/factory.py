@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scanner.schema import Health, WindowReport
+from scanner.wire.schema import Health, WindowReport
 
 T0 = 1_597_600_800  # 2020-08-16T18:00:00Z, a UTC quarter-hour boundary
 

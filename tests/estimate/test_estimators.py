@@ -6,14 +6,14 @@ import math
 
 import pytest
 
-from scanner.estimate import (
+from scanner.estimation.estimate import (
     clusters_from_reports,
     estimate,
     format_estimate,
     slot_detection,
     visit_summary,
 )
-from scanner.estparams import DEFAULT_PARAMS, for_site_type
+from scanner.estimation.params import DEFAULT_PARAMS, for_site_type
 from tests.estimate.factory import T0, window
 
 # Perfect detection, no Doze, Android from slot counts: the arithmetic is easy to follow by hand.

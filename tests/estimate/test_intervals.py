@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from scanner.intervals import Term, bootstrap_ci, ratio_ci, t_quantile
+from scanner.estimation.intervals import Term, bootstrap_ci, ratio_ci, t_quantile
 
 
 @pytest.mark.parametrize(

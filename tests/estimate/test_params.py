@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.estparams import DEFAULT_PARAMS, ParamsError, load_params
+from scanner.estimation.params import DEFAULT_PARAMS, ParamsError, load_params
 
 ROOT = Path(__file__).resolve().parents[2]
 

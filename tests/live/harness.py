@@ -12,18 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.node_live import passive_plan, run_live
-from scanner.pipeline import NodeIdentity, Pipeline
-from scanner.schema import WindowReport
-from scanner.sources.live import LiveSource
+from scanner.counting.pipeline import NodeIdentity, Pipeline
+from scanner.node.run_live import passive_plan, run_live
+from scanner.sources.live.bleak_scan import LiveSource
+from scanner.wire.schema import WindowReport
 from tests.fakebluez.fixtures import FakeClock, wait_until
 from tests.fakebluez.service import FakeBlueZ
 from tests.live.scene import Tx, by_time
 
 
 def make_classifier() -> Any:
-    from scanner.classify import Classifier
-    from scanner.signatures import load_signatures
+    from scanner.ble.classify import Classifier
+    from scanner.ble.signatures import load_signatures
 
     return Classifier(load_signatures(None))
 

@@ -10,7 +10,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scanner.advert import PduKind, RawAdvert
+from scanner.ble.advert import PduKind, RawAdvert
 
 QUARTER = (
     1_597_906_800  # 2020-08-20 07:00:00 UTC, a Bluezone ID rotation instant (protocol.md §2.9)

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from scanner.doctor import run_checks, split_host_port
-from scanner.liveview import LiveView
-from scanner.node_live import LiveStatus, parse_duration
-from scanner.outbox import Outbox
-from scanner.schema import decode
+from scanner.node.doctor import run_checks
+from scanner.node.liveview import LiveView
+from scanner.node.outbox import Outbox
+from scanner.node.run_live import LiveStatus
+from scanner.wire.broker import parse_broker_url
+from scanner.wire.duration import parse_duration
+from scanner.wire.schema import decode
 from tests.fakebluez.service import FakeBlueZ
 from tests.live.scene import bz_android, nearby_info
 
@@ -25,7 +27,7 @@ Factory = Callable[..., Awaitable[FakeBlueZ]]
 
 def _bzscan() -> list[str]:
     exe = Path(sys.executable).parent / "bzscan"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "scanner.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "scanner.cli.main"]
 
 
 async def _run(
@@ -126,9 +128,15 @@ async def test_doctor_checks_passive_support(fake_bluez: FakeBlueZ) -> None:
 
 
 def test_doctor_helpers() -> None:
+    def split_host_port(url: str) -> tuple[str, int]:
+        b = parse_broker_url(url)
+        return b.host, b.port
+
     assert split_host_port("mqtts://broker.example:8884") == ("broker.example", 8884)
     assert split_host_port("broker") == ("broker", 1883)
     assert split_host_port("mqtts://b") == ("b", 8883)
+    # The doctor's own parser once read `user:pass@host` as host "user:pass@host".
+    assert split_host_port("mqtts://node-a:s3cret@b:8884") == ("b", 8884)
     assert (
         parse_duration("10m") == 600
         and parse_duration("1h30m") == 5400
@@ -139,7 +147,7 @@ def test_doctor_helpers() -> None:
 
 
 def test_live_view_interactive_render_and_summary() -> None:
-    from scanner.schema import Health, WindowReport
+    from scanner.wire.schema import Health, WindowReport
 
     buf = io.StringIO()
     view = LiveView(buf, interactive=True)
@@ -165,7 +173,7 @@ def test_live_view_interactive_render_and_summary() -> None:
 
 
 def test_live_view_plain_prints_one_line_per_window() -> None:
-    from scanner.schema import Health, WindowReport
+    from scanner.wire.schema import Health, WindowReport
 
     buf = io.StringIO()
     view = LiveView(buf, as_json=True)

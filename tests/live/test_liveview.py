@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from scanner.liveview import LiveView
-from scanner.node_live import LiveStatus
+from scanner.node.liveview import LiveView
+from scanner.node.run_live import LiveStatus
 
 
 def test_live_view_renders_open_window_counts() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.schema import WindowReport, decode
-from scanner.sources.capture_write import write_capture
-from scanner.sources.replay import read_capture
+from scanner.sources.replay.reader import read_capture
+from scanner.sources.replay.write import write_capture
+from scanner.wire.schema import WindowReport, decode
 from tests.fakebluez.fixtures import _close_bleak_manager
 from tests.fakebluez.service import FakeBlueZ
 from tests.live.harness import counts, run_scene
@@ -28,7 +28,7 @@ SECONDS = 240
 # Rows whose meaning BlueZ's D-Bus view cannot carry, so live and replay legitimately differ:
 NOT_ON_DBUS = {
     # Flags 0x1A + TX power decide it in the raw path; bleak does not expose the Flags AD, and
-    # scanner.advert.Advert has no flags/appearance field (reported to the lead/classifier).
+    # scanner.ble.advert.Advert has no flags/appearance field (reported to the lead/classifier).
     "herald-iphonese1-herald": "flags",
     "ruuvi-03": "appearance",  # Appearance 0x00C0 (watch) makes it a wearable in the raw path
     # Apple data in both ADV and SCAN_RSP: BlueZ keeps one ManufacturerData entry per company
@@ -67,7 +67,7 @@ def test_capture_through_fake_bluez_counts_like_replay(tmp_path: Path, system_bu
 
     # The console script in a subprocess, as a user runs it.
     exe = Path(sys.executable).parent / "bzscan"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "scanner.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "scanner.cli.main"]
     args = ["--replay", str(path), "--json", "--window", "60", "--rssi-min", "-80"]
     result = subprocess.run(
         [*cmd, *args, "--node", "node-1", "--site", "site-1"],

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scanner.node_live import passive_plan
+from scanner.node.run_live import passive_plan
 from tests.fakebluez.service import FakeBlueZ
 from tests.live.harness import counts, make_classifier, make_pipeline, run_scene
 from tests.live.scene import QUARTER, main_scene

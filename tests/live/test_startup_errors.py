@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.sources.live import (
+from scanner.sources.live.bleak_scan import (
     DROPIN_PATH,
     AdapterOffError,
     BusPermissionError,

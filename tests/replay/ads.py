@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scanner.advert import PduKind, RawAdvert
+from scanner.ble.advert import PduKind, RawAdvert
 from tests.factories import advert
 
 # Real IDs of one phone on 2020-08-08 (protocol.md §2.9): slot 23 = 05:45-06:00 UTC, 24 = 06:00-.

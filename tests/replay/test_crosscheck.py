@@ -2,7 +2,7 @@
 
 For every packet of a written scene, the address, RSSI, company ids, 16-bit UUIDs (lists and
 service data) and 128-bit UUIDs that tshark or btmon decode must equal what the replay reader
-and `scanner.adparse` report. tshark also validates our CRC-24 and PHDR on link types 251/256.
+and `scanner.ble.adparse` report. tshark also validates our CRC-24 and PHDR on link types 251/256.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.adparse import iter_ad
-from scanner.sources.capture_write import write_capture
-from scanner.sources.replay import ReplayStats, iter_batches
+from scanner.ble.adparse import iter_ad
+from scanner.sources.replay.reader import ReplayStats, iter_batches
+from scanner.sources.replay.write import write_capture
 from tests.conftest import IN_CI
 from tests.replay import ads
 

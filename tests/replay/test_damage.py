@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner.advert import PduKind, RawAdvert
-from scanner.sources.capture_write import CaptureWriter, write_capture
-from scanner.sources.replay import ReplayError, ReplayStats, iter_batches, read_capture
+from scanner.ble.advert import PduKind, RawAdvert
+from scanner.sources.replay.reader import ReplayError, ReplayStats, iter_batches, read_capture
+from scanner.sources.replay.write import CaptureWriter, write_capture
 from tests.replay import ads
 
 T0 = 1_600_000_000.0
@@ -185,7 +185,7 @@ def test_arbitrary_bytes_after_a_magic_never_raise_anything_else(
 @settings(max_examples=300, deadline=None)
 @given(frame=st.binary(max_size=80), phdr=st.booleans())
 def test_frame_decoders_never_raise(frame: bytes, phdr: bool) -> None:
-    from scanner.sources.frame_decode import decode_hci_event, decode_hci_h4, decode_ll
+    from scanner.sources.replay.frames import decode_hci_event, decode_hci_h4, decode_ll
 
     for decoded in (
         decode_ll(frame, 0, len(frame), phdr),

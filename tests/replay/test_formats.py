@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from scanner.advert import PduKind, RawAdvert
-from scanner.sources.capture_write import SCAN_RSP_DELAY_S, CaptureWriter, write_capture
-from scanner.sources.replay import (
+from scanner.ble.advert import PduKind, RawAdvert
+from scanner.sources.replay.reader import (
     ReplayError,
     ReplayStats,
     detect_format,
     iter_batches,
     read_capture,
 )
+from scanner.sources.replay.write import SCAN_RSP_DELAY_S, CaptureWriter, write_capture
 from tests.replay import ads
 
 # (format, link type, writer options)
@@ -123,7 +123,7 @@ def test_scan_response_merge_rules(tmp_path: Path) -> None:
 
 
 def test_crc_failed_frames_are_dropped_and_counted(tmp_path: Path) -> None:
-    from scanner.sources.capture_write import le_phdr, ll_packet
+    from scanner.sources.replay.write import le_phdr, ll_packet
 
     path = tmp_path / "crc.pcap"
     good = RawAdvert(
@@ -143,7 +143,7 @@ def test_crc_failed_frames_are_dropped_and_counted(tmp_path: Path) -> None:
 
 
 def test_non_advert_frames_are_counted_not_yielded(tmp_path: Path) -> None:
-    from scanner.sources.capture_write import le_phdr
+    from scanner.sources.replay.write import le_phdr
 
     path = tmp_path / "data.pcap"
     t = 1_600_000_000.0
@@ -161,7 +161,7 @@ def test_non_advert_frames_are_counted_not_yielded(tmp_path: Path) -> None:
 def test_hci_extended_and_multi_reports(tmp_path: Path) -> None:
     """btsnoop 1002 with one legacy event carrying two reports and one extended report."""
     path = tmp_path / "ext.btsnoop"
-    from scanner.sources.capture_formats import address_bytes
+    from scanner.sources.replay.formats import address_bytes
 
     a1, a2 = address_bytes("00:00:C0:00:00:01"), address_bytes("01:00:00:C0:00:00")
     r1 = bytes([0, 1]) + a1 + bytes([3]) + b"\x02\x01\x06" + bytes([0xC4])
@@ -211,8 +211,8 @@ def test_pcapng_interfaces_resolutions_unknown_blocks_and_spb(tmp_path: Path) ->
     """Two interfaces (LL with PHDR in ns, HCI H4 in us), a custom block, an SPB, a 2nd section."""
     import struct
 
-    from scanner.advert import PduKind as K
-    from scanner.sources.capture_write import hci_adv_report, le_phdr, ll_packet
+    from scanner.ble.advert import PduKind as K
+    from scanner.sources.replay.write import hci_adv_report, le_phdr, ll_packet
 
     def block(btype: int, body: bytes) -> bytes:
         body += bytes(-len(body) % 4)

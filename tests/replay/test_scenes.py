@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from scanner.classify import Classifier
-from scanner.pipeline import NodeIdentity, Pipeline
-from scanner.schema import WindowReport
-from scanner.sources.capture_write import write_capture
-from scanner.sources.replay import ReplayStats, read_capture, replay_into
+from scanner.ble.classify import Classifier
+from scanner.counting.pipeline import NodeIdentity, Pipeline
+from scanner.sources.replay.reader import ReplayStats, read_capture, replay_into
+from scanner.sources.replay.write import write_capture
+from scanner.wire.schema import WindowReport
 from tests.replay import ads
 
 VARIANTS = [("pcap", 251), ("pcap", 256), ("pcap", 201), ("pcapng", 256), ("pcapng", 201),

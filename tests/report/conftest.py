@@ -10,7 +10,7 @@ from tests.report.seed import seeded_reports
 
 
 def seed_store(path: Path) -> Path:
-    from aggregator.store import Store
+    from aggregator.store.sqlite import Store
 
     store = Store(path)
     for r in seeded_reports():

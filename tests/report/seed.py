@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from scanner.schema import Health, WindowReport
+from scanner.wire.schema import Health, WindowReport
 
 DAY0 = 1_597_017_600  # 2020-08-10T00:00:00Z
 # (site, node, day offsets, windows per visit, mean Bluezone Android, iPhones, head count)

@@ -12,8 +12,8 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from aggregator.report_cli import report
-from aggregator.report_xlsx import sheet_names
+from aggregator.cli.report import report
+from aggregator.report.xlsx import sheet_names
 from tests.conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from aggregator.queries import cluster_query
-from aggregator.report_cli import report
-from scanner.estimate import clusters_from_reports
-from scanner.estparams import DEFAULT_PARAMS
+from aggregator.cli.report import report
+from aggregator.store.queries import cluster_query
+from scanner.estimation.estimate import clusters_from_reports
+from scanner.estimation.params import DEFAULT_PARAMS
 from tests.report.seed import seeded_reports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def check_golden(name: str, text: str) -> None:
 
 
 def test_sql_cluster_sums_equal_node_side_sums(seeded_db: Path) -> None:
-    from aggregator.store import Store
+    from aggregator.store.sqlite import Store
 
     sql, binds = cluster_query(DEFAULT_PARAMS, since=0, until=2**40)
     rows = Store(seeded_db).query(sql, binds)
@@ -112,7 +112,7 @@ def test_missing_store_and_xlsx_without_out(tmp_path: Path) -> None:
 
 
 def test_rollup_and_full_scan_give_the_same_report(seeded_db: Path, tmp_path: Path) -> None:
-    from aggregator.store import Store
+    from aggregator.store.sqlite import Store
 
     plain = tmp_path / "plain.sqlite3"
     store = Store(plain, rollup=False)
@@ -128,7 +128,7 @@ def test_rollup_and_full_scan_give_the_same_report(seeded_db: Path, tmp_path: Pa
 
 
 def test_duplicate_windows_do_not_change_the_report(seeded_db: Path, tmp_path: Path) -> None:
-    from aggregator.store import Store
+    from aggregator.store.sqlite import Store
 
     db = tmp_path / "dup.sqlite3"
     store = Store(db)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from aggregator.cli.sites import sites
 from aggregator.sites import SiteError, load_registry, parse_sites
-from aggregator.sites_cli import sites
-from scanner.estparams import DEFAULT_PARAMS
+from scanner.estimation.params import DEFAULT_PARAMS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "sites.yaml"

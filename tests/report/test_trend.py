@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from aggregator.trend import fit_trend
+from aggregator.report.trend import fit_trend
 
 D0 = date(2020, 8, 10)
 

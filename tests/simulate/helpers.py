@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner.classify import Classifier
-from scanner.pipeline import NodeIdentity, Pipeline
-from scanner.schema import WindowReport
-from scanner.sources.replay import read_capture
-from scanner.sources.simulate import SimResult, simulate, write_simulation
-from scanner.sources.simulate_model import load_scenario
+from scanner.ble.classify import Classifier
+from scanner.counting.pipeline import NodeIdentity, Pipeline
+from scanner.simulator.capture import SimResult, simulate, write_simulation
+from scanner.simulator.model import load_scenario
+from scanner.sources.replay.reader import read_capture
+from scanner.wire.schema import WindowReport
 
 START = datetime(2020, 8, 10, 1, 7, tzinfo=UTC).timestamp()  # crosses the 01:15 ID rotation
 

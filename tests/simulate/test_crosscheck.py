@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.adparse import iter_ad
-from scanner.sources.simulate import SimResult
+from scanner.ble.adparse import iter_ad
+from scanner.simulator.capture import SimResult
 from tests.conftest import IN_CI
 from tests.simulate.helpers import sim, write
 

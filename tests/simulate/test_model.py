@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.bluezone_id import daily_key, day_ids
-from scanner.sources.simulate_devices import Device, Radio, emit_android_bz
-from scanner.sources.simulate_model import ScenarioError, load_scenario, scenario_names
+from scanner.ble.bluezone_id import daily_key, day_ids
+from scanner.simulator.devices import Device, Radio, emit_android_bz
+from scanner.simulator.model import ScenarioError, load_scenario, scenario_names
 from tests.simulate.helpers import START, sim, write
 
 
@@ -100,8 +100,8 @@ def test_truth_is_consistent() -> None:
 
 def test_scenarios_are_packaged_and_validated(tmp_path: Path) -> None:
     assert {"office", "market", "counter"} <= set(scenario_names())
-    assert Path("config/scenarios/office.yaml").resolve() == (
-        Path("scanner/data/scenarios/office.yaml").resolve()
+    assert Path("config/scenarios/office.yaml").read_bytes() == (
+        Path("scanner/simulator/scenarios/office.yaml").read_bytes()
     )
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: office\nsmartphone_share: 1.5\n")
@@ -117,7 +117,7 @@ def test_scenarios_are_packaged_and_validated(tmp_path: Path) -> None:
 def test_bzscan_simulate_cli_errors_and_formats(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     runner = CliRunner()
     out = tmp_path / "c.jsonl"
@@ -177,7 +177,7 @@ def test_same_bytes_in_other_processes_and_hash_seeds(tmp_path: Path) -> None:
             env={**os.environ, "PYTHONHASHSEED": hash_seed},
         )
         digests.add(_digest(out))
-    from scanner.sources.simulate import simulate, write_simulation
+    from scanner.simulator.capture import simulate, write_simulation
 
     start = START - 7 * 60  # bzscan's default start, 2020-08-10T01:00:00Z
     result = simulate(load_scenario("office"), seed=5, start=start, duration_s=180)

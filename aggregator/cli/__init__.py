@@ -1,0 +1,1 @@
+"""The `bzagg` command line."""

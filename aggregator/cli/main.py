@@ -1,0 +1,159 @@
+"""`bzagg`: the aggregator's command line. Command bodies live in their own modules.
+
+Config precedence CLI > environment (BZAUDIT_<COMMAND>_<OPTION>) > YAML (--config) > defaults,
+done by click's `default_map` and `auto_envvar_prefix` (DESIGN.md §10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scanner.cli.config import config_callback
+
+ENV_PREFIX = "BZAUDIT"
+DEFAULT_DB = Path("bzaudit.sqlite3")
+
+
+def _config_option(f: Any) -> Any:
+    return click.option(
+        "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+        callback=config_callback, help="YAML file whose keys are these option names.",
+    )(f)  # fmt: skip
+
+
+def _db_option(f: Any) -> Any:
+    return click.option(
+        "--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+        show_default=True, help="Aggregator store (SQLite).",
+    )(f)  # fmt: skip
+
+
+def _keys_option(f: Any) -> Any:
+    return click.option(
+        "--keys", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+        help="YAML `node: key` map; when given, unsigned or badly signed windows are rejected.",
+    )(f)  # fmt: skip
+
+
+@click.group(context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@_config_option
+@click.option("-v", "--verbose", count=True, help="More log output on stderr.")
+@click.version_option(package_name="bluezone-audit", prog_name="bzagg")
+def main(verbose: int) -> None:
+    """Aggregate anonymised window counts from scanner nodes and report adoption."""
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(verbose, 2),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@_config_option
+@click.option("--broker", default=None,
+              help="mqtt://host:port or mqtts://host:port (default: embedded broker).")  # fmt: skip
+@click.option("--embedded-broker", is_flag=True, help="Run an in-process broker on 127.0.0.1.")
+@click.option("--embedded-port", type=click.IntRange(0, 65535), default=1883, show_default=True,
+              help="Port of the embedded broker (0: any free port).")  # fmt: skip
+@_db_option
+@_keys_option
+@click.option("--username", default=None, help="MQTT user name of the aggregator.")
+@click.option("--password", default=None, help="MQTT password (better: BZAUDIT_SERVE_PASSWORD).")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="CA that signed the broker's TLS certificate.")  # fmt: skip
+@click.option("--cert-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Client certificate (PEM), if the broker asks.")  # fmt: skip
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Private key of --cert-file.")  # fmt: skip
+@click.option("--client-id", default="bzagg", show_default=True,
+              help="MQTT client id; fixed so the broker keeps our session.")  # fmt: skip
+@click.option("--batch-max", type=click.IntRange(1), default=1000, show_default=True,
+              help="Most messages committed in one transaction.")  # fmt: skip
+@click.option("--duration", type=click.FloatRange(0), default=None,
+              help="Stop after this many seconds (default: until SIGINT/SIGTERM).")  # fmt: skip
+def serve(**kw: Any) -> None:
+    """Subscribe to every node's windows and status and store them."""
+    from aggregator.ingest.serve import KeysError, ServeOptions, load_keys, serve
+    from scanner.wire.broker import BrokerConfigError, parse_broker_url
+
+    if kw["broker"] and kw["embedded_broker"]:
+        raise click.UsageError("give either --broker or --embedded-broker, not both")
+    try:
+        broker = None
+        if kw["broker"]:
+            broker = parse_broker_url(
+                kw["broker"], username=kw["username"], password=kw["password"],
+                ca_file=kw["ca_file"], cert_file=kw["cert_file"], key_file=kw["key_file"],
+            )  # fmt: skip
+            broker.tls_context()
+        keys = load_keys(kw["keys"]) if kw["keys"] else None
+    except (BrokerConfigError, KeysError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    opts = ServeOptions(
+        db=kw["db"], broker=broker, embedded_port=kw["embedded_port"], keys=keys,
+        client_id=kw["client_id"], batch_max=kw["batch_max"], duration_s=kw["duration"],
+    )  # fmt: skip
+    asyncio.run(serve(opts, lambda s: click.echo(s, err=True)))
+
+
+@main.command()
+@click.argument("outbox", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_db_option
+@_keys_option
+def ingest(outbox: Path, db: Path, keys: Path | None) -> None:
+    """Import the windows of a node outbox carried back from an offline visit."""
+    from aggregator.ingest.serve import KeysError, ingest_outbox, load_keys
+    from scanner.node.outbox import OutboxError
+
+    try:
+        stats = ingest_outbox(outbox, db, load_keys(keys) if keys else None)
+    except (OutboxError, KeysError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats.reasons.items()))
+    click.echo(
+        f"{outbox}: {stats.received} windows, {stats.stored} stored, "
+        f"{stats.duplicates} already there, {stats.rejected} rejected"
+        + (f" ({reasons})" if reasons else "")
+    )
+
+
+@main.command()
+@_db_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per node.")
+def nodes(db: Path, as_json: bool) -> None:
+    """Nodes with last seen, status, windows stored, seq gaps and rejected messages."""
+    from aggregator.ingest.serve import NODE_HEADER, format_table, node_table
+
+    if not db.exists():
+        raise click.ClickException(f"no store at {db} (run `bzagg serve` or pass --db)")
+    rows = node_table(db)
+    if as_json:
+        keys = [h.replace(" (UTC)", "").replace(" ", "_") for h in NODE_HEADER]
+        for r in rows:
+            click.echo(json.dumps(dict(zip(keys, r, strict=True))))
+        return
+    click.echo(format_table(NODE_HEADER, rows))
+
+
+def _register() -> None:
+    # Other areas' commands; each imports its heavy dependencies only when run.
+    from aggregator.cli.demo import demo
+    from aggregator.cli.report import report
+    from aggregator.cli.sites import sites
+
+    main.add_command(demo)
+    main.add_command(report)
+    main.add_command(sites)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

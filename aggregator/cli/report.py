@@ -1,0 +1,148 @@
+"""`bzagg report`: adoption estimates with intervals as table, CSV, JSON, HTML or XLSX."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from aggregator.report.tables import GROUP_KEYS, ReportOptions, build_report, day_bounds
+from aggregator.sites import SiteError, load_registry
+from scanner.estimation.params import ParamsError, load_params
+
+log = logging.getLogger(__name__)
+FORMATS = ("table", "csv", "json", "html", "xlsx")
+DEFAULT_SITES = Path("config/sites.yaml")
+DEFAULT_PARAMS = Path("config/estimation.yaml")
+
+
+def _by(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    keys = tuple(k.strip() for v in value for k in v.split(",") if k.strip()) or ("district",)
+    bad = [k for k in keys if k not in GROUP_KEYS]
+    if bad:
+        raise click.BadParameter(f"{', '.join(bad)}: choose from {', '.join(GROUP_KEYS)}")
+    return tuple(dict.fromkeys(keys))
+
+
+def _day(value: datetime | None) -> date | None:
+    return None if value is None else value.date()
+
+
+@click.command("report")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("bzaudit.sqlite3"),
+    show_default=True,
+    help="Aggregator store.",
+)
+@click.option(
+    "--by",
+    multiple=True,
+    callback=_by,
+    help="Group by site|type|district|commune|day|hour (repeat or comma-separate).",
+)
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First UTC day (inclusive)."
+)
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last UTC day (inclusive)."
+)
+@click.option("--site", "sites", multiple=True, help="Only this site id (repeatable).")
+@click.option("--district", "districts", multiple=True, help="Only sites of this district.")
+@click.option(
+    "--target",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Adoption target, e.g. 0.5: share of sites/districts at target, trend.",
+)
+@click.option(
+    "--deadline",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Date the target must be reached, e.g. 2020-08-20.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--lang",
+    type=click.Choice(["vi", "en"]),
+    default=None,
+    help="Language (default: vi for html/xlsx, en otherwise).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output (required for xlsx).",
+)
+@click.option(
+    "--sites-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_SITES,
+    show_default=True,
+    help="Site registry.",
+)
+@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Estimation parameters (default: config/estimation.yaml if "
+              "present, else built-in defaults).")  # fmt: skip
+def report(
+    db_path: Path, by: tuple[str, ...], since: datetime | None, until: datetime | None,
+    sites: tuple[str, ...], districts: tuple[str, ...], target: float | None,
+    deadline: datetime | None, fmt: str, lang: str | None, out: Path | None,
+    sites_file: Path, params_path: Path | None,
+) -> None:  # fmt: skip
+    """Adoption by site, type, district, commune, day or hour, with 95 % intervals."""
+    from aggregator.store.sqlite import Store  # the store owns sqlite3; import it only when needed
+
+    lang = lang or ("vi" if fmt in ("html", "xlsx") else "en")
+    if fmt == "xlsx" and out is None:
+        raise click.UsageError("--format xlsx needs --out FILE")
+    if not db_path.exists():
+        raise click.ClickException(f"no store at {db_path} (run `bzagg serve` or pass --db)")
+    try:
+        params = load_params(params_path or (DEFAULT_PARAMS if DEFAULT_PARAMS.exists() else None))
+        registry = load_registry(sites_file)
+    except (ParamsError, SiteError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    lo, hi = day_bounds(_day(since), _day(until))
+    options = ReportOptions(
+        by=by, since=lo, until=hi, sites=sites, districts=districts,
+        target=target, deadline=_day(deadline),
+    )  # fmt: skip
+    data = build_report(Store(db_path), registry, params, options)
+    if fmt == "xlsx":
+        from aggregator.report.xlsx import write_xlsx
+
+        assert out is not None
+        write_xlsx(data, out, lang)
+        click.echo(f"wrote {out}", err=True)
+        return
+    text = _render(data, fmt, lang)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+
+
+def _render(data: object, fmt: str, lang: str) -> str:
+    from aggregator.report import text as report_text
+    from aggregator.report.tables import ReportData
+
+    assert isinstance(data, ReportData)
+    if fmt == "html":
+        from aggregator.report.html import to_html
+
+        return to_html(data, lang)
+    if fmt == "csv":
+        return report_text.to_csv(data)
+    if fmt == "json":
+        return report_text.to_json(data)
+    return report_text.to_table(data, lang)
+
+
+if __name__ == "__main__":
+    report()

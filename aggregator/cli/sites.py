@@ -1,0 +1,66 @@
+"""`bzagg sites`: import a registry from CSV/YAML and list it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from aggregator.sites import SiteError, load_registry, merge, parse_sites, save_registry
+
+DEFAULT_SITES = Path("config/sites.yaml")
+
+
+@click.group("sites")
+def sites() -> None:
+    """The site registry: id, name, type, district, commune, staff, share overrides."""
+
+
+@sites.command("import")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sites-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_SITES, show_default=True, help="Registry to update.")  # fmt: skip
+def import_(src: Path, sites_file: Path) -> None:
+    """Add or replace sites from SRC (.csv with a header row, or .yaml with a `sites:` list)."""
+    try:
+        new = parse_sites(src)
+        registry, added, updated = merge(load_registry(sites_file), new)
+    except SiteError as exc:
+        raise click.ClickException(str(exc)) from exc
+    save_registry(registry, sites_file)
+    click.echo(f"{sites_file}: {added} added, {updated} updated, {len(registry.sites)} sites")
+
+
+@sites.command("list")
+@click.option("--sites-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_SITES, show_default=True)  # fmt: skip
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also list site ids seen in this store but missing from the registry.",
+)
+def list_(sites_file: Path, db_path: Path | None) -> None:
+    """Print the registry, one site a line."""
+    try:
+        registry = load_registry(sites_file)
+    except SiteError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = [("id", "type", "district", "commune", "staff", "overrides", "name")]
+    for s in sorted(registry.sites.values(), key=lambda s: (s.district, s.id)):
+        pairs = (("smartphone_share", s.smartphone_share), ("ios_share", s.ios_share))
+        over = ",".join(f"{k}={v:g}" for k, v in pairs if v is not None)
+        rows.append((s.id, s.type, s.district, s.commune, "" if s.staff is None else str(s.staff),
+                     over, s.name))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    if db_path is not None:
+        from aggregator.store.queries import SITES_SEEN_SQL
+        from aggregator.store.sqlite import Store
+
+        seen = Store(db_path).query(SITES_SEEN_SQL, {})
+        unknown = [(s, n) for s, n in seen if registry.get(s) is None]
+        for s, n in unknown:
+            click.echo(f"unregistered: {s} ({n} windows stored, flagged in reports)")

@@ -1,0 +1,1 @@
+"""`bzagg demo`: a simulated province through the real pipeline."""

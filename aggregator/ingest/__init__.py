@@ -1,0 +1,1 @@
+"""Windows in: MQTT subscription, validation verdicts, outbox import, the embedded broker."""

@@ -1,0 +1,251 @@
+"""MQTT in (the only aiomqtt on the aggregator): validate, store in batches, then acknowledge.
+
+A persistent session (fixed client id, clean_session False) keeps the broker queueing for us while
+we are down; a message is acknowledged (PUBACK) only after the transaction holding its row, or its
+rejection, has committed (DESIGN.md §7). aiomqtt 2.x has no manual-ack API, so the subscriber
+switches the underlying paho client to manual acks and acknowledges by message id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiomqtt
+
+from aggregator.store.sqlite import Reject, Store
+from scanner.wire.broker import Backoff, BrokerConfig, explain
+from scanner.wire.schema import (
+    MAX_PAYLOAD_BYTES,
+    TOPIC_ROOT,
+    SchemaError,
+    WindowReport,
+    decode,
+    parse_topic,
+)
+
+log = logging.getLogger(__name__)
+
+TOPICS = (f"{TOPIC_ROOT}/+/+/window", f"{TOPIC_ROOT}/+/+/status")
+STATUS_VALUES = frozenset({"online", "offline"})
+
+
+@dataclass(slots=True)
+class IngestStats:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    batches: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one message becomes: a window, a status change or a rejection."""
+
+    window: WindowReport | None = None
+    status: tuple[str, str, str] | None = None
+    reject: tuple[str, str] | None = None
+
+
+def judge(
+    topic: str,
+    payload: bytes,
+    *,
+    now: float,
+    keys: Mapping[str, bytes] | None,
+    max_bytes: int = MAX_PAYLOAD_BYTES,
+) -> Verdict:
+    """Validate one message against the wire contract; never raises on bad input."""
+    try:
+        site, node, kind = parse_topic(topic)
+        if kind == "status":
+            text = payload.decode("utf-8", "replace").strip()
+            if text not in STATUS_VALUES:
+                raise SchemaError("bad_status", text[:40])
+            return Verdict(status=(site, node, text))
+        key = None
+        if keys is not None:
+            key = keys.get(node)
+            if key is None:
+                raise SchemaError("unknown_node", f"no signing key for node {node!r}")
+        report = decode(payload, now=now, key=key, max_bytes=max_bytes)
+        if report.node != node or report.site != site:
+            raise SchemaError(
+                "topic_mismatch", f"payload {report.site}/{report.node} on topic {site}/{node}"
+            )
+        return Verdict(window=report)
+    except SchemaError as exc:
+        return Verdict(reject=(exc.reason, exc.detail))
+    except Exception as exc:  # bad input must never stop ingestion
+        return Verdict(reject=("internal", f"{type(exc).__name__}: {exc}"[:200]))
+
+
+def ingest_batch(
+    store: Store,
+    messages: list[tuple[str, bytes]],
+    *,
+    now: float,
+    keys: Mapping[str, bytes] | None,
+    stats: IngestStats,
+) -> None:
+    """Judge and commit a batch in one transaction (raises only if the store fails)."""
+    windows: list[WindowReport] = []
+    texts: list[str] = []
+    rejects: list[Reject] = []
+    statuses: list[tuple[str, str, str, float]] = []
+    for topic, payload in messages:
+        v = judge(topic, payload, now=now, keys=keys)
+        if v.window is not None:
+            windows.append(v.window)
+            texts.append(payload.decode("utf-8"))  # decode() accepted it, so it is UTF-8
+        elif v.status is not None:
+            statuses.append((*v.status, now))
+        elif v.reject is not None:
+            rejects.append(Reject(topic, v.reject[0], v.reject[1], payload, now))
+            stats.reasons[v.reject[0]] = stats.reasons.get(v.reject[0], 0) + 1
+    result = store.add_windows(windows, rejects, statuses, texts)
+    stats.received += len(messages)
+    stats.stored += result.stored
+    stats.duplicates += result.duplicates
+    stats.rejected += len(rejects)
+    stats.batches += 1
+
+
+class Subscriber:
+    """Runs until cancelled: connect, subscribe, batch, commit, ack; reconnect with backoff."""
+
+    def __init__(
+        self,
+        store: Store,
+        broker: BrokerConfig,
+        *,
+        keys: Mapping[str, bytes] | None = None,
+        clock: Callable[[], float] = time.time,
+        client_id: str = "bzagg",
+        batch_max: int = 1000,
+        batch_wait_s: float = 0.05,
+        backoff_min_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        on_batch: Callable[[IngestStats], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._broker = broker
+        self._keys = keys
+        self._clock = clock
+        self._client_id = client_id
+        self._batch_max = batch_max
+        self._batch_wait = batch_wait_s
+        self._backoff = Backoff(backoff_min_s, backoff_max_s)
+        self._on_batch = on_batch
+        self.stats = IngestStats()
+        self.connected = asyncio.Event()
+        self.last_error: str | None = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._session()
+            except (aiomqtt.MqttError, OSError) as exc:
+                msg = explain(exc, self._broker)
+                if msg != self.last_error:
+                    log.warning("subscribe: %s; reconnecting with backoff", msg)
+                self.last_error = msg
+            except Exception as exc:
+                # Never stop ingesting: unacknowledged messages come back after the reconnect.
+                self.last_error = f"{self._broker.describe()}: {type(exc).__name__}: {exc}"
+                log.exception("subscribe: unexpected error; reconnecting with backoff")
+            if self.connected.is_set():
+                self._backoff.reset()
+            self.connected.clear()
+            await asyncio.sleep(self._backoff.next())
+
+    async def _session(self) -> None:
+        client = aiomqtt.Client(
+            self._broker.host,
+            self._broker.port,
+            username=self._broker.username,
+            password=self._broker.password,
+            identifier=self._client_id,
+            clean_session=False,  # the broker queues QoS 1 windows for us while we are away
+            tls_context=self._broker.tls_context(),
+            timeout=10,
+        )
+        paho: Any = client._client  # aiomqtt 2.x exposes no manual acks; paho does
+        paho.manual_ack_set(True)
+        async with client:
+            for topic in TOPICS:
+                await client.subscribe(topic, qos=1)
+            if self.last_error is not None:
+                log.warning("subscribe: connected to %s again", self._broker.describe())
+            self.last_error = None
+            self.connected.set()
+            queue: asyncio.Queue[aiomqtt.Message] = client._queue
+            async for first in client.messages:
+                batch = await self._fill(first, queue)
+                try:
+                    await self._commit([(m.topic.value, _bytes(m.payload)) for m in batch])
+                except Exception as exc:
+                    # Not committed, so not acknowledged: drop the connection and let the broker
+                    # redeliver the whole batch to our persistent session.
+                    log.error(
+                        "subscribe: store write failed (%s); messages stay unacknowledged", exc
+                    )
+                    raise aiomqtt.MqttError(f"store write failed: {exc}") from exc
+                for m in batch:
+                    if m.qos > 0:
+                        paho.ack(m.mid, m.qos)
+                if self._on_batch is not None:
+                    self._on_batch(self.stats)
+
+    async def _commit(self, messages: list[tuple[str, bytes]]) -> None:
+        """Judge and commit in a worker thread: SQLite runs without the GIL, so the event loop
+        keeps reading the next batch meanwhile. Batches are committed one at a time."""
+        job = functools.partial(
+            ingest_batch, self._store, messages, now=self._clock(), keys=self._keys,
+            stats=self.stats,
+        )  # fmt: skip
+        fut = asyncio.get_running_loop().run_in_executor(None, job)
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            # Let a running commit finish before anyone closes the store; its messages stay
+            # unacknowledged and come back as harmless duplicates.
+            with contextlib.suppress(Exception):
+                await fut
+            raise
+
+    async def _fill(
+        self, first: aiomqtt.Message, queue: asyncio.Queue[aiomqtt.Message]
+    ) -> list[aiomqtt.Message]:
+        """Collect a batch: aiomqtt hands over one message per event-loop turn, so wait up to
+        `batch_wait_s` for more instead of committing (and fsyncing) each message alone."""
+        batch = [first]
+        deadline = asyncio.get_running_loop().time() + self._batch_wait
+        while len(batch) < self._batch_max:
+            if not queue.empty():
+                batch.append(queue.get_nowait())
+                continue
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(queue.get(), left))
+            except TimeoutError:
+                break
+        return batch
+
+
+def _bytes(payload: Any) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if payload is None:
+        return b""
+    return str(payload).encode()

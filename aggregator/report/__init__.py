@@ -1,0 +1,1 @@
+"""Reports: tables, text, CSV/JSON/HTML/XLSX, charts, translations, method notes, trend."""

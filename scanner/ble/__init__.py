@@ -1,0 +1,4 @@
+"""Bluetooth LE recognition.
+
+AD parsing, signatures, classification and passive-scan patterns; pure.
+"""

@@ -1,0 +1,1 @@
+"""The `bzscan` command line."""

@@ -1,0 +1,104 @@
+"""`bzscan` live scanning and `bzscan doctor` (loaded lazily by the `bzscan` group)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+import click
+
+from scanner.ble.signatures import SignatureError
+
+
+def run_live_cli(kw: dict[str, Any]) -> None:
+    from scanner.node.doctor import clock_synced
+    from scanner.node.liveview import LiveView
+    from scanner.node.run_live import passive_plan, run_live
+    from scanner.node.run_replay import RunOptions, build_pipeline
+    from scanner.sources.live.bleak_scan import LiveSource, ScanError, ScanMode, SystemClock
+
+    mode: ScanMode = "passive" if kw.get("mode") == "passive" else "active"
+    if mode == "passive" and not sys.platform.startswith("linux"):
+        raise click.UsageError(
+            f"--mode passive needs Linux (BlueZ advertisement monitors); on {sys.platform} "
+            "use --mode active"
+        )
+    opts = RunOptions.from_cli(kw)
+    from scanner.node.delivery import Delivery, DeliveryConfigError, delivery_options_from_cli
+
+    view = LiveView(sys.stdout, as_json=kw["as_json"])
+    # A live visit always keeps an outbox (unless --dry-run): with no broker the inspector carries
+    # it back for `bzagg ingest`; with one, windows wait there until the broker acknowledges.
+    try:
+        dopts = None if kw["dry_run"] else delivery_options_from_cli(kw, replay=False)
+        delivery = Delivery(dopts) if dopts is not None else None
+    except DeliveryConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        pipeline = build_pipeline(
+            opts,
+            [view.window, *([delivery.sink] if delivery else [])],
+            mode=mode,
+            adapter=kw.get("adapter"),
+            clock_synced=clock_synced(),
+            next_seq=delivery.next_seq if delivery else None,
+            outbox_dropped=delivery.dropped if delivery else None,
+        )
+    except SignatureError as exc:
+        # A bad signature file is bad configuration: exit 2 like any other bad option.
+        raise click.BadParameter(str(exc), param_hint="--signatures") from exc
+    patterns: tuple[tuple[int, int, bytes], ...] = ()
+    if mode == "passive":
+        plan = passive_plan(pipeline.classifier)
+        patterns = plan.patterns
+        click.echo(plan.describe(), err=True)
+    source = LiveSource(
+        mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=SystemClock()
+    )
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        async with contextlib.AsyncExitStack() as stack:
+            if delivery is not None:
+                await stack.enter_async_context(delivery)
+            stack.enter_context(view)
+            await run_live(
+                pipeline,
+                source,
+                clock=source.clock,
+                duration_s=kw.get("duration"),
+                watchdog_s=kw.get("watchdog") or 0.0,
+                on_status=view.on_status,
+                stop=stop,
+            )
+
+    try:
+        asyncio.run(go())
+    except ScanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in view.summary_lines(kw.get("headcount")):
+        click.echo(line, err=kw["as_json"] or not view.interactive)
+    if delivery is not None and delivery.unsent:
+        click.echo(f"bzscan: {delivery.unsent_message()}", err=True)
+
+
+@click.command("doctor")
+@click.option("--broker", default=None, help="host:port of the MQTT broker to test (TCP connect).")
+@click.pass_context
+def doctor_cmd(ctx: click.Context, broker: str | None) -> None:
+    """Check adapter, BlueZ version, passive-scan support, clock sync and broker reachability."""
+    from scanner.node.doctor import format_checks, run_checks
+
+    root = ctx.find_root().obj or {}
+    broker = broker or root.get("broker")
+    checks = asyncio.run(run_checks(adapter=root.get("adapter"), broker=broker))
+    click.echo(format_checks(checks))
+    if any(c.status == "fail" for c in checks):
+        ctx.exit(1)

@@ -1,0 +1,250 @@
+"""`bzscan`: the scanner node's command line (replay, live, doctor, simulate)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scanner import __version__
+from scanner.ble.signatures import SignatureError
+from scanner.cli.config import config_callback
+from scanner.cli.types import DURATION, LazyGroup
+from scanner.wire.schema import SLOT_SECONDS, SchemaError, check_id
+
+ENV_PREFIX = "BZAUDIT"
+
+
+def _window(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value <= 0 or SLOT_SECONDS % value:
+        raise click.BadParameter(
+            f"{value} does not divide {SLOT_SECONDS} s; Bluezone IDs rotate on UTC quarter hours, "
+            "so use e.g. 30, 60, 300 or 900"
+        )
+    return value
+
+
+def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return check_id(value, param.name or "id")
+    except SchemaError as exc:
+        raise click.BadParameter(exc.detail) from exc
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={"doctor": "scanner.cli.live:doctor_cmd", "simulate": "scanner.cli.simulate:simulate_cmd"},
+    invoke_without_command=True,
+    context_settings={"auto_envvar_prefix": ENV_PREFIX},
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=config_callback,
+    help="YAML file whose keys are these option names.",
+)
+@click.option(
+    "--site",
+    default="site-unknown",
+    callback=_node_id,
+    show_default=True,
+    help="Site id (from the site registry).",
+)
+@click.option("--node", default="node-1", callback=_node_id, show_default=True, help="Node id.")
+@click.option(
+    "--window",
+    "window_s",
+    envvar=f"{ENV_PREFIX}_WINDOW",  # named after the option, not the parameter
+    type=int,
+    default=60,
+    callback=_window,
+    show_default=True,
+    help="Window length in seconds; must divide 900.",
+)
+@click.option(
+    "--rssi-min",
+    "rssi_min_dbm",
+    envvar=f"{ENV_PREFIX}_RSSI_MIN",
+    type=click.IntRange(-127, 20),
+    default=-127,
+    show_default=True,
+    help="RSSI gate in dBm: weaker adverts are not on site.",
+)
+@click.option(
+    "--signatures",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Signature file (default: the packaged signatures.yaml).",
+)
+@click.option(
+    "--headcount",
+    type=click.IntRange(0),
+    default=None,
+    help="People present, counted by the inspector.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Replay a pcap/pcapng/btsnoop/JSONL capture instead of scanning.",
+)
+@click.option("--realtime/--fast", default=False, help="Pace a replay like the original capture.")
+@click.option(
+    "--mode",
+    type=click.Choice(["active", "passive"]),
+    default="active",
+    show_default=True,
+    help="Live: active (any OS) or passive (Linux, -E).",
+)
+@click.option("--adapter", default=None, help="Live scanning: adapter to use, e.g. hci1.")
+@click.option(
+    "--duration",
+    type=DURATION,
+    default=None,
+    help="Live: stop after e.g. 10m, 90s or 1h (default: until stopped).",
+)
+@click.option(
+    "--watchdog",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    help="Live: restart the scanner after this many silent seconds (0: off).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Count and print only; publish nothing, keep no outbox."
+)
+@click.option(
+    "--broker", default=None, help="mqtt://host:port or mqtts://host:port (else: outbox only)."
+)
+@click.option(
+    "--outbox",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Outbox (with --broker: ~/.local/state/bzaudit/outbox-NODE.sqlite3).",
+)
+@click.option("--username", default=None, help="MQTT user name (usually the node id).")
+@click.option("--password", default=None, help="MQTT password (better: BZAUDIT_PASSWORD).")
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CA that signed the broker's TLS certificate.",
+)
+@click.option(
+    "--cert-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Client certificate (PEM), if the broker asks.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Private key of --cert-file.",
+)
+@click.option(
+    "--hmac-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Per-node key: sign every window (HMAC-SHA256).",
+)
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    help="Replay: seconds to wait for the broker to take the backlog.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One encoded WindowReport per line.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr.")
+@click.version_option(__version__, prog_name="bzscan")
+@click.pass_context
+def main(ctx: click.Context, /, **kw: Any) -> None:
+    """Count Bluezone phones and phones in general; publish anonymised counts per window."""
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(kw["verbose"], 2),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = kw
+    if ctx.invoked_subcommand is not None:
+        return
+    if kw["replay"] is None:
+        # Imported here so that a replay never imports bleak.
+        from scanner.cli.live import run_live_cli
+
+        run_live_cli(kw)
+        return
+    _run_replay(kw)
+
+
+def _run_replay(kw: dict[str, Any]) -> None:
+    from scanner.node.run_replay import (
+        RunOptions,
+        build_pipeline,
+        default_sinks,
+        replay_file,
+        summary_text,
+    )
+
+    opts = RunOptions.from_cli(kw)
+    from scanner.node.delivery import DeliveryConfigError
+
+    try:
+        delivery_opts = None if kw["dry_run"] else delivery_options(kw, replay=True)
+        if delivery_opts is None:
+            pipeline = build_pipeline(opts, default_sinks(opts), mode="replay")
+            result = asyncio.run(replay_file(pipeline, kw["replay"], opts))
+        else:
+            result = asyncio.run(replay_delivered(opts, delivery_opts))
+    except DeliveryConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except SignatureError as exc:
+        # A bad signature file is bad configuration: exit 2 like any other bad option.
+        raise click.BadParameter(str(exc), param_hint="--signatures") from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {kw['replay']}: {exc}") from exc
+    click.echo(summary_text(result), err=kw["as_json"])
+    if kw["headcount"] is not None and result.summary.reports:
+        # A replayed inspector visit gets the same end-of-visit estimate as a live one.
+        from scanner.estimation.estimate import visit_summary
+
+        for line in visit_summary(result.summary.reports, headcount=kw["headcount"]).lines():
+            click.echo(line, err=kw["as_json"])
+
+
+def delivery_options(kw: dict[str, Any], *, replay: bool) -> Any:
+    from scanner.node.delivery import delivery_options_from_cli
+
+    return delivery_options_from_cli(kw, replay=replay)
+
+
+async def replay_delivered(opts: Any, delivery_opts: Any) -> Any:
+    from scanner.node.delivery import Delivery
+    from scanner.node.run_replay import build_pipeline, default_sinks, replay_file
+
+    async with Delivery(delivery_opts) as d:
+        pipeline = build_pipeline(
+            opts,
+            [*default_sinks(opts), d.sink],
+            mode="replay",
+            next_seq=d.next_seq,
+            outbox_dropped=d.dropped,
+        )
+        result = await replay_file(pipeline, opts.replay, opts)
+    if d.unsent:
+        click.echo(f"bzscan: {d.unsent_message()}", err=True)
+        if delivery_opts.broker is not None:
+            sys.exit(1)
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

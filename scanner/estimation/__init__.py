@@ -1,0 +1,4 @@
+"""Adoption estimators, intervals and their parameters.
+
+Shared by node and aggregator; pure, stdlib only.
+"""

@@ -1,0 +1,1 @@
+"""Simulated sites with known truth, written as capture files (demo and benchmarks)."""

@@ -1,0 +1,1 @@
+"""Live adverts from a Bluetooth adapter through bleak and BlueZ."""

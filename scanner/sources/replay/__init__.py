@@ -1,0 +1,1 @@
+"""Adverts from capture files: pcap, pcapng, btsnoop, JSONL (readers and the writer)."""
