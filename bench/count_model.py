@@ -1,7 +1,7 @@
 """A count-level visit model without radio: bench/accuracy.py --source counts.
 
 It draws people, phones and Bluezone adopters, then the per-window and per-slot counts a
-scanner would report under the device behaviour of protocol.md (Android 15 s / 30 s bursts,
+scanner would report under the device behaviour of docs/protocol.md (Android 15 s / 30 s bursts,
 Doze every 540 s, iOS address rotation every ~15 min, per-window detection of iOS strata).
 It shares the estimator's assumptions, so it checks the arithmetic and the variance model,
 not the assumptions themselves: the replay-pipeline mode is the real test.
@@ -37,7 +37,7 @@ class _Person:
     doze: bool
     phase: float
     ios_bg: bool
-    silent: bool  # a Bluezone Android whose stack never advertises (protocol.md §2.7)
+    silent: bool  # a Bluezone Android whose stack never advertises (docs/protocol.md §2.7)
 
 
 def simulate_counts(

@@ -4,7 +4,7 @@ Then classifier -> windows. Prints adverts/s, the scanner's CPU share per 1,000 
 peak RSS over a scripted crowd scene (default: 1,500 devices for 10 minutes, time compressed by
 --speed).
 
-Targets (issue 4): sustain 5,000 adverts/s; peak RSS under 80 MB.
+Targets: sustain 5,000 adverts/s; peak RSS under 80 MB.
 
     .venv/bin/python bench/live.py [--devices 1500] [--minutes 10] [--speed 4] [--mode active]
 """

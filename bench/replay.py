@@ -7,7 +7,7 @@ with a realistic market-crowd mix, then in one run times
   3. `tshark -r FILE -T fields -e <address, company id, UUIDs, AD data>` to /dev/null,
 and prints packets/s for each and the ratio. Times are CPU seconds (process time; tshark's from
 getrusage of the child), so a busy shared machine does not skew the ratio; the pipeline is
-single-threaded, so this is its one-core rate. Targets (issue 2): >= 300,000 adverts/s for the
+single-threaded, so this is its one-core rate. Targets: >= 300,000 adverts/s for the
 pipeline on one core and >= 3x tshark.
 
     .venv/bin/python bench/replay.py [--packets 1000000] [--repeat 3] [--no-tshark] [--profile]

@@ -1,4 +1,4 @@
-"""Simulator throughput and output size: a busy market, one simulated hour (issue 5).
+"""Simulator throughput and output size: a busy market, one simulated hour.
 
 Times, in CPU seconds of this process, side by side in one run:
   1. `simulate()` alone (population, schedules, RSSI, truth): simulated adverts per second;

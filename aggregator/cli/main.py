@@ -1,7 +1,7 @@
 """`bzagg`: the aggregator's command line. Command bodies live in their own modules.
 
 Config precedence CLI > environment (BZAUDIT_<COMMAND>_<OPTION>) > YAML (--config) > defaults,
-done by click's `default_map` and `auto_envvar_prefix` (DESIGN.md §10).
+done by click's `default_map` and `auto_envvar_prefix` (docs/architecture.md §10).
 """
 
 from __future__ import annotations

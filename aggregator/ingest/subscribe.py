@@ -2,7 +2,7 @@
 
 A persistent session (fixed client id, clean_session False) keeps the broker queueing for us while
 we are down; a message is acknowledged (PUBACK) only after the transaction holding its row, or its
-rejection, has committed (DESIGN.md §7). aiomqtt 2.x has no manual-ack API, so the subscriber
+rejection, has committed (docs/architecture.md §7). aiomqtt 2.x has no manual-ack API, so the subscriber
 switches the underlying paho client to manual acks and acknowledges by message id.
 """
 

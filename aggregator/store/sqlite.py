@@ -2,7 +2,7 @@
 
 One small interface: `add_windows` / `add_rejects` / `set_status` for the subscriber, `insert` for
 single reports, `query`/`iter_query` for reports. `(node, window_start)` is the idempotency key
-(DESIGN.md §6): a redelivered window is a no-op that is only counted.
+(docs/architecture.md §6): a redelivered window is a no-op that is only counted.
 
 WAL with `synchronous=NORMAL`: a batch is committed before any of its messages is acknowledged,
 and in WAL mode a committed transaction survives the process being killed (the crash the

@@ -1,7 +1,7 @@
 """Raw advertising data (AD structures) -> fields, bounds-checked and never raising (pure).
 
 Layout: a sequence of [length][type][data...] structures (Core Spec Vol 3 Part C §11);
-multi-byte UUIDs are little-endian on air (protocol.md §2). Parsing stops at a zero length or an
+multi-byte UUIDs are little-endian on air (docs/protocol.md §2). Parsing stops at a zero length or an
 overrun and keeps what parsed before, like BlueZ does.
 """
 
@@ -81,7 +81,7 @@ class AdFields:
     `manufacturer_data` keeps BlueZ semantics (one payload per company, later wins); the
     classifier uses `manufacturer_all`, which keeps every payload, because a 2025 iPhone sends
     Nearby Info in the advert and the overflow area in the scan response, both as company 0x004C
-    (protocol.md §2.6).
+    (docs/protocol.md §2.6).
     """
 
     local_name: str | None = None

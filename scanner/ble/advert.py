@@ -39,7 +39,7 @@ class Advert:
     """One host-level advertising report, already merged with its scan response.
 
     `address` and the payloads stay in scanner memory: they are identifiers and are never
-    written, logged or published (DESIGN §5).
+    written, logged or published (docs/architecture.md §5).
     """
 
     t: float  # UTC epoch seconds, read once per event by the I/O layer

@@ -1,4 +1,4 @@
-"""Apple overflow-area bit for a service UUID (pure; protocol.md §3, derived and checked there)."""
+"""Apple overflow-area bit for a service UUID (pure; docs/protocol.md §3, derived and checked there)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def overflow_bit(uuid: str | int) -> tuple[int, int]:
     """(byte index 0..15 of the 16-byte bitmask, bit value) that iOS sets for `uuid`.
 
     CRC-8 over the big-endian UUID; bits 6..3 pick the byte, bits 2..0 the bit; bit 7 is ignored
-    (protocol.md §3: reproduces DGY's 128-entry table and the Bluezone masks).
+    (docs/protocol.md §3: reproduces DGY's 128-entry table and the Bluezone masks).
     """
     c = crc8(uuid_bytes(uuid))
     return (c >> 3) & 0x0F, 1 << (c & 7)

@@ -4,7 +4,7 @@ A BlueZ or-pattern `(start_position, ad_type, content)` matches when one AD stru
 has `content` at `start_position` of its data. Patterns here are supersets: the classifier re-checks
 every advert the monitor lets through. Signatures a pattern cannot express at all (names, Flags,
 appearance, "anything"), or that a passive scan may never see (the overflow area, which 2025 iOS
-sends only in scan responses, protocol.md §2.6), are listed in `unsupported` with a reason.
+sends only in scan responses, docs/protocol.md §2.6), are listed in `unsupported` with a reason.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The YAML names what to match (company ids, UUIDs, Apple TLV types, overflow-area UUIDs); this
 module checks every key and compiles it (overflow UUID -> bitmask byte/bit, UUIDs -> canonical
-strings), so a new app version is a config change (DESIGN §4). Any error names the file, the
+strings), so a new app version is a config change (docs/architecture.md §4). Any error names the file, the
 signature and the key.
 """
 
@@ -156,7 +156,7 @@ def _signature(raw: Any, c: _Ctx, categories: list[str]) -> Signature:
     if not _is_name(raw["stratum"]):
         c.fail("stratum", "must match [a-z0-9_]{1,32}")
     if not isinstance(raw["source"], str) or not raw["source"].strip():
-        c.fail("source", "must cite where the rule comes from (e.g. 'protocol.md §6 R1')")
+        c.fail("source", "must cite where the rule comes from (e.g. 'docs/protocol.md §6 R1')")
     counted = raw.get("counted", True)
     if not isinstance(counted, bool):
         c.fail("counted", "must be true or false")

@@ -150,7 +150,7 @@ class Pipeline:
     def _emit(self, closed: list[WindowCounts]) -> None:
         if closed:
             # The classifier caches payloads (Bluezone IDs, RPIs) and addresses: they must not
-            # outlive the window they were counted in (DESIGN §5).
+            # outlive the window they were counted in (docs/architecture.md §5).
             self.classifier.forget()
         for wc in closed:
             report = self._report(wc)

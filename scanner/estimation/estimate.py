@@ -9,7 +9,7 @@ Derivations (also printed in the report's method notes):
   dropped (its slot alignment is meaningless); otherwise a window with
   `scanned_s < coverage_min * window_s` is dropped. Both are counted and reported.
 * **Bluezone Android** is keyed by its 12-byte rolling ID, constant for a UTC quarter-hour slot
-  (protocol.md §2.9); the phone advertises in 15 s bursts every 30 s, or every ~9 min in Doze
+  (docs/protocol.md §2.9); the phone advertises in 15 s bursts every 30 s, or every ~9 min in Doze
   (§0.3). Listening for tau seconds, a present phone is seen with probability
   p(tau) = (1-d) min(1, (tau+b)/c) + d min(1, (tau+b)/D)   (burst b, period c, Doze share d and
   period D: an interval of length tau at a uniform phase overlaps a burst w.p. (tau+b)/period).
@@ -40,7 +40,7 @@ Derivations (also printed in the report's method notes):
 * **iOS-internal**: r = N_ios / N_iphone (same rotation, so it cancels); only iPhones, and
   background Bluezone iPhones are seen only through the (collision-prone) overflow bit.
 * **BLE-denominator**: r = B / (N_iphone / q), q the iOS share; the weakest: idle Android phones
-  advertise nothing (protocol.md §4.6), so smartphones are inferred from iPhones alone.
+  advertise nothing (docs/protocol.md §4.6), so smartphones are inferred from iPhones alone.
 """
 
 from __future__ import annotations

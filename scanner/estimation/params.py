@@ -60,22 +60,22 @@ class EstimationParams:
     require_clock_sync: Param = _P(
         1.0,
         "project rule: 1 = windows whose health.clock_synced is false are excluded (slot "
-        "alignment, DESIGN §5); unknown (null) is kept",
+        "alignment, docs/architecture.md §5); unknown (null) is kept",
     )
-    android_burst_s: Param = _P(15.0, "protocol.md §0.3: Bluezone Android advertises 15 s bursts")
-    android_period_s: Param = _P(30.0, "protocol.md §0.3: 15 s on / 15 s off, period 30 s")
+    android_burst_s: Param = _P(15.0, "docs/protocol.md §0.3: Bluezone Android advertises 15 s bursts")
+    android_period_s: Param = _P(30.0, "docs/protocol.md §0.3: 15 s on / 15 s off, period 30 s")
     android_doze_share: Param = _P(
         0.2,
-        "assumption: share of Bluezone Android phones in Doze during a visit (protocol.md §0.3 "
+        "assumption: share of Bluezone Android phones in Doze during a visit (docs/protocol.md §0.3 "
         "inference; no measurement found)",
     )
     android_advertising: Param = _P(
         0.97,
         "assumption: share of Bluezone Android phones whose stack advertises at all (some run "
-        "scan-only, protocol.md §2.7); detection is multiplied by it",
+        "scan-only, docs/protocol.md §2.7); detection is multiplied by it",
     )
     android_doze_period_s: Param = _P(
-        540.0, "protocol.md §0.3: in Doze the 30 s cycle can degrade to >= 9 min steps"
+        540.0, "docs/protocol.md §0.3: in Doze the 30 s cycle can degrade to >= 9 min steps"
     )
     android_slot_counts: Param = _P(
         0.0,
@@ -94,25 +94,25 @@ class EstimationParams:
     )
     dwell_counter_s: Param = _P(600.0, "assumption: mean stay at a transaction counter ~10 min")
     min_slot_scan_s: Param = _P(
-        60.0, "protocol.md §5: >= 60 s of listening per quarter-hour slot recommended"
+        60.0, "docs/protocol.md §5: >= 60 s of listening per quarter-hour slot recommended"
     )
     p_ios_fg: Param = _P(
         0.95,
         "assumption: per-window detection of a foreground Bluezone iPhone (UUID 00004E56 in the "
-        "main advert, protocol.md R4)",
+        "main advert, docs/protocol.md R4)",
     )
     p_ios_bg: Param = _P(
         0.7,
         "assumption: per-window detection of a background Bluezone iPhone via the overflow bit "
-        "(protocol.md R6; app must be alive; 2025 iOS needs active scanning, §0.6)",
+        "(docs/protocol.md R6; app must be alive; 2025 iOS needs active scanning, §0.6)",
     )
     p_iphone: Param = _P(
         0.95,
         "assumption: per-window detection of an iPhone's Nearby Info (~265 ms interval, "
-        "protocol.md §0.8)",
+        "docs/protocol.md §0.8)",
     )
     ios_rotation_s: Param = _P(
-        900.0, "protocol.md §5: iOS address rotates about every 15 min, unsynchronised"
+        900.0, "docs/protocol.md §5: iOS address rotates about every 15 min, unsynchronised"
     )
     confidence: Param = _P(0.95, "reporting convention: 95 % intervals")
 

@@ -1,8 +1,8 @@
 """The node's durable outbox (the only sqlite3 on the node): every closed window lands here first.
 
 A window is written, committed and given its per-node `seq` before any publish attempt, and is
-marked sent only after the broker's PUBACK (DESIGN.md §7). Rows hold the encoded payload bytes
-only: counts, never identifiers (DESIGN.md §5).
+marked sent only after the broker's PUBACK (docs/architecture.md §7). Rows hold the encoded payload bytes
+only: counts, never identifiers (docs/architecture.md §5).
 
 Durability: WAL with `synchronous=FULL`. A node writes one row a minute, so the extra fsync per
 commit costs nothing, and FULL (unlike NORMAL) keeps the last committed window across a power cut,

@@ -1,8 +1,8 @@
 """MQTT delivery from the outbox (the only aiomqtt on the node).
 
 The publisher drains the outbox oldest first with QoS 1 and marks a row sent only after its
-PUBACK (DESIGN.md §7). It reconnects with capped exponential backoff forever, announces a retained
-`online` on the status topic and leaves `offline` as Last Will (DESIGN.md §6).
+PUBACK (docs/architecture.md §7). It reconnects with capped exponential backoff forever, announces a retained
+`online` on the status topic and leaves `offline` as Last Will (docs/architecture.md §6).
 """
 
 from __future__ import annotations

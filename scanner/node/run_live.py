@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS: Final = 1.0
 DEFAULT_WATCHDOG_SECONDS: Final = 60.0
 
-# What the denominator needs even if no signature names it (protocol.md §4): Apple Continuity
+# What the denominator needs even if no signature names it (docs/protocol.md §4): Apple Continuity
 # (iPhones, and the iOS overflow area of background Bluezone), GAEN 0xFD6F service data and UUID,
 # Google Fast Pair 0xFE2C, Samsung 0x0075, Microsoft 0x0006. Or-patterns: (start, AD type, content)
 # with content compared at `start` inside the AD value (BlueZ src/shared/ad.c).
@@ -33,7 +33,7 @@ DENOMINATOR_PATTERNS: Final[tuple[OrPatternTuple, ...]] = (
     (0, 0xFF, b"\x75\x00"),
     (0, 0xFF, b"\x06\x00"),
 )
-# Bluezone itself (protocol.md §2.1-2.2, §0): company 0x22B5 and 16-bit UUID 0x4E56. Used when the
+# Bluezone itself (docs/protocol.md §2.1-2.2, §0): company 0x22B5 and 16-bit UUID 0x4E56. Used when the
 # classifier cannot produce patterns of its own.
 BLUEZONE_PATTERNS: Final[tuple[OrPatternTuple, ...]] = (
     (0, 0xFF, b"\xb5\x22"),

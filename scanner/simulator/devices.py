@@ -23,7 +23,7 @@ from scanner.simulator import payloads as pl
 
 # RSSI at 1 m by transmitter class (dBm): TX power - 40 dB (free space at 2.4 GHz, 1 m) - ~10 dB
 # handset antenna and orientation losses (assumption). Bluezone Android advertises with
-# ADVERTISE_TX_POWER_LOW (protocol.md §2.2; AOSP: -15 dBm), default sets MEDIUM (-7 dBm), the
+# ADVERTISE_TX_POWER_LOW (docs/protocol.md §2.2; AOSP: -15 dBm), default sets MEDIUM (-7 dBm), the
 # AltBeacon companion TX HIGH (+1 dBm, §2.3); iPhones announce 12 dBm in BMESH (§4.1) but measure
 # like ~0 dBm; iBeacons are calibrated to -59 dBm at 1 m by definition (§2.3 measured power).
 RSSI_1M: Final = {
@@ -36,12 +36,12 @@ RSSI_1M: Final = {
     "beacon": -59.0,
     "pc": -58.0,
 }
-ANDROID_LOW_LATENCY_S: Final = 0.1  # AOSP AdvertiseManager (protocol.md §2.7)
+ANDROID_LOW_LATENCY_S: Final = 0.1  # AOSP AdvertiseManager (docs/protocol.md §2.7)
 ANDROID_LOW_POWER_S: Final = 1.0
-BURST_S: Final = 15.0  # protocol.md §2.7: on 15 s, off 15 s
+BURST_S: Final = 15.0  # docs/protocol.md §2.7: on 15 s, off 15 s
 PERIOD_S: Final = 30.0
-DOZE_STEP_S: Final = (480.0, 600.0)  # ~9-min AlarmManager steps in Doze (protocol.md §2.7)
-IOS_ROTATION_S: Final = (780.0, 1020.0)  # ~15 min, unsynchronised (protocol.md §5)
+DOZE_STEP_S: Final = (480.0, 600.0)  # ~9-min AlarmManager steps in Doze (docs/protocol.md §2.7)
+IOS_ROTATION_S: Final = (780.0, 1020.0)  # ~15 min, unsynchronised (docs/protocol.md §5)
 _LOGISTIC_SCALE_DB: Final = 2.0
 
 # A report before sorting: (t, address, rssi, adv, scan_rsp, pdu, tags)
@@ -144,7 +144,7 @@ def _android_bursts(dev: Device, rng: random.Random) -> list[tuple[float, float,
 
 
 def emit_android_bz(dev: Device, report_s: float, gate: int) -> list[Report]:
-    """Bluezone Android v2 (A2 + optional A3 companion) or v1 (A1), protocol.md §2.1-2.3, §2.7."""
+    """Bluezone Android v2 (A2 + optional A3 companion) or v1 (A1), docs/protocol.md §2.1-2.3, §2.7."""
     rng = random.Random(dev.seed)
     ear = _Ear(dev.radio, rng, gate)
     v1 = dev.params.get("v1", False)
@@ -160,7 +160,7 @@ def emit_android_bz(dev: Device, report_s: float, gate: int) -> list[Report]:
     out: list[Report] = []
     blid_adv = pl.bz_android_v1(str(dev.params.get("blid", "aB3xY9"))) if v1 else b""
     for s, e, n in _android_bursts(dev, rng):
-        addr = random_address(rng)  # a new advertising set per burst -> new RPA (protocol.md §5)
+        addr = random_address(rng)  # a new advertising set per burst -> new RPA (docs/protocol.md §5)
         if v1:
             tags: tuple[str, ...] = ("bluezone/android_v1",)
             for t in _steps(s, e, max(report_s, ANDROID_LOW_POWER_S), rng):
@@ -221,7 +221,7 @@ def emit_rotating(
     """A continuously advertising device whose address rotates on its own unaligned clock.
 
     One address carries all of its frames at a time (iOS: Nearby Info and the overflow area,
-    protocol.md §5); the host reports one frame per report interval, cycling through them.
+    docs/protocol.md §5); the host reports one frame per report interval, cycling through them.
     """
     rng = random.Random(dev.seed)
     ear = _Ear(dev.radio, rng, gate)

@@ -2,7 +2,7 @@
 
 Builds every `Device` in a fixed order from the master RNG (phones by platform and app state,
 accessories, fixed beacons and PCs) and picks the emitter and on-air frames for each
-(protocol.md §2, §4, §5).
+(docs/protocol.md §2, §4, §5).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _radio(
 
 
 def _iphone_frames(sc: Scenario, p: Person, rng: random.Random) -> Frames:
-    """One iPhone's frames under its current address (protocol.md §2.5, §2.6, §4.1, §5)."""
+    """One iPhone's frames under its current address (docs/protocol.md §2.5, §2.6, §4.1, §5)."""
     nearby = bytes((rng.choice((0x01, 0x03, 0x07, 0x0B)), rng.choice(pl.IPHONE_NEARBY_FLAGS)))
     nearby += rng.randbytes(4)
     frames: Frames = [

@@ -3,7 +3,7 @@
 Offices have a fixed staff (each present on the day with `staff_presence`, stepping out now and
 then) plus a few visitors; markets and counters have Poisson arrivals with lognormal dwell. Every
 person may carry a smartphone (Android or iPhone, Bluezone or not, in one of the app states of
-protocol.md §2) and accessories. People beyond the site (passers-by) carry the same kinds of
+docs/protocol.md §2) and accessories. People beyond the site (passers-by) carry the same kinds of
 phones but stand outside its radius, where the RSSI gate should drop them.
 """
 

@@ -18,7 +18,7 @@ TOPIC_ROOT: Final = "bzaudit/v1"
 MAX_PAYLOAD_BYTES: Final = 16_384
 MAX_COUNT: Final = 1_000_000
 MAX_FUTURE_SECONDS: Final = 300
-# Windows must divide a quarter hour: Bluezone IDs rotate on UTC :00/:15/:30/:45 (protocol.md §2.9).
+# Windows must divide a quarter hour: Bluezone IDs rotate on UTC :00/:15/:30/:45 (docs/protocol.md §2.9).
 SLOT_SECONDS: Final = 900
 SCAN_MODES: Final = frozenset({"active", "passive", "replay", "simulated"})
 

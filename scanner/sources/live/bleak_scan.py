@@ -1,8 +1,9 @@
 """Live BLE scanning with bleak: an async iterator of Adverts (the only module that imports bleak).
 
-How counting stays independent of BlueZ re-reporting (issue 4, point 2). BlueZ keeps one Device1
-object per address; it suppresses a report whose properties did not change and *merges* new
-manufacturer/service data into old values (shared/test-infra.md §3.2, §3.5). Two measures:
+How counting stays independent of BlueZ re-reporting. BlueZ keeps one Device1 object per address;
+it suppresses a report whose properties did not change and *merges* new manufacturer/service data
+into old values (BlueZ `src/device.c`, `device_set_manufacturer_data`; `doc/org.bluez.Adapter.rst`,
+SetDiscoveryFilter `DuplicateData`). Two measures:
 
 1. Active mode sets the discovery filter `DuplicateData=True`: bluetoothd then replaces
    ManufacturerData/ServiceData on every report and sends PropertiesChanged for each advert, so

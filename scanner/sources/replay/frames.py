@@ -64,7 +64,7 @@ def decode_ll(buf: bytes, off: int, end: int, phdr: bool) -> Decoded:
             return CORRUPT
         _ch, signal, _noise, _aao, _ref, flags = _PHDR.unpack_from(buf, off)
         if flags & _CRC_BAD_MASK == PHDR_CRC_CHECKED:
-            return CRC_FAILED  # protocol.md §6: drop frames the sniffer saw fail their CRC
+            return CRC_FAILED  # docs/protocol.md §6: drop frames the sniffer saw fail their CRC
         if flags & PHDR_SIGNAL_VALID:
             rssi = signal
         off += 10

@@ -17,7 +17,7 @@ from typing import Final
 from scanner.ble.advert import PduKind
 from scanner.sources.replay.frames import Report
 
-# protocol.md §6: merge a SCAN_RSP into the advert of the same AdvA seen within ~1 s.
+# docs/protocol.md §6: merge a SCAN_RSP into the advert of the same AdvA seen within ~1 s.
 MERGE_WINDOW_S: Final = 1.0
 PRUNE_AT: Final = 8192  # remembered adverts before the stale ones are dropped
 BATCH_ROWS: Final = 4096

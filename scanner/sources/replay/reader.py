@@ -4,7 +4,7 @@ Formats (detected from the first bytes, not the file name):
 - pcap (both byte orders, micro- and nanosecond) and pcapng (SHB/IDB/EPB/SPB, both byte orders,
   per-interface link type and time resolution) with link types 251 (BLE LL), 256 (BLE LL with
   PHDR: RSSI from the signal field; frames whose CRC was checked and failed are dropped and
-  counted, protocol.md §6) and 201 (HCI H4 with PHDR);
+  counted, docs/protocol.md §6) and 201 (HCI H4 with PHDR);
 - btsnoop datalink 1002 (H4, Android's HCI snoop log), 1001 (raw HCI) and 2001 (Linux monitor,
   `btmon -w`), LE Advertising Reports (legacy 0x02 and extended 0x0D);
 - the project's JSONL (layout in `scanner.sources.replay.write`).

@@ -2,7 +2,7 @@
 
 Tests and the simulator use these to make files in the formats real tools write, and
 `bzscan --record` may use them too. Every output contains identifiers (addresses, Bluezone IDs):
-writing one is a deliberate choice (DESIGN §9).
+writing one is a deliberate choice (docs/architecture.md §9).
 
 Each RawAdvert becomes the packet(s) a receiver would have captured: the advertising PDU at `t`,
 then, if `scan_rsp` is set, a separate SCAN_RSP at `t + SCAN_RSP_DELAY_S`, so readers see the two
