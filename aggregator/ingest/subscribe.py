@@ -2,7 +2,8 @@
 
 A persistent session (fixed client id, clean_session False) keeps the broker queueing for us while
 we are down; a message is acknowledged (PUBACK) only after the transaction holding its row, or its
-rejection, has committed (docs/architecture.md §7). aiomqtt 2.x has no manual-ack API, so the subscriber
+rejection, has committed (docs/architecture.md §7). aiomqtt 2.x has no manual-ack API, so the
+subscriber
 switches the underlying paho client to manual acks and acknowledges by message id.
 """
 
@@ -21,14 +22,9 @@ import aiomqtt
 
 from aggregator.store.sqlite import Reject, Store
 from scanner.wire.broker import Backoff, BrokerConfig, explain
-from scanner.wire.schema import (
-    MAX_PAYLOAD_BYTES,
-    TOPIC_ROOT,
-    SchemaError,
-    WindowReport,
-    decode,
-    parse_topic,
-)
+from scanner.wire.codec import decode
+from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT, SchemaError, WindowReport
+from scanner.wire.topics import parse_topic
 
 log = logging.getLogger(__name__)
 

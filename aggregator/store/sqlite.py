@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.store.queries import ROLLUP_BACKFILL, ROLLUP_STATEMENTS
-from scanner.wire.schema import WindowReport, to_dict
+from scanner.wire.codec import to_dict
+from scanner.wire.schema import WindowReport
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Raw advertising data (AD structures) -> fields, bounds-checked and never raising (pure).
 
 Layout: a sequence of [length][type][data...] structures (Core Spec Vol 3 Part C §11);
-multi-byte UUIDs are little-endian on air (docs/protocol.md §2). Parsing stops at a zero length or an
+multi-byte UUIDs are little-endian on air (docs/protocol.md §2). Parsing stops at a zero length or
+an
 overrun and keeps what parsed before, like BlueZ does.
 """
 

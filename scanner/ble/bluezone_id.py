@@ -68,7 +68,9 @@ _ALNUM: Final = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 
 
 def encode_v1_name(blid: str, d1: int, d2: int) -> str:
-    """The 10-char local name iOS Bluezone v1 advertised for a 6-char BLID (docs/protocol.md §2.4)."""
+    """The 10-char local name iOS Bluezone v1 advertised for a 6-char BLID (docs/protocol.md
+    §2.4).
+    """
     if len(blid) != 6 or d1 == d2 or not (1 <= d1 <= 5 and 1 <= d2 <= 5):
         raise ValueError("need a 6-char BLID and two different digits 1..5")
     s, e = sorted((d1, d2))

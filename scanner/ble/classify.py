@@ -1,6 +1,7 @@
 """Advert -> the sightings it yields (category, stratum, de-dup key), per signatures.yaml (pure).
 
-Rules R1-R12 of docs/protocol.md §6 live in the signature file; this module evaluates them. Two entry
+Rules R1-R12 of docs/protocol.md §6 live in the signature file; this module evaluates them. Two
+entry
 points share one matcher: `classify` for already-parsed adverts (bleak's AdvertisementData,
 scanner.ble.advert.Advert) and `classify_raw` for AD bytes (replay, simulator), the hot path, which
 caches the address-independent result per distinct payload. Nothing here raises on radio data, and
@@ -72,7 +73,9 @@ class Classifier:
         self._parts_cache: dict[AdvertParts, tuple[_Template, ...]] = {}
 
     def forget(self) -> None:
-        """Drop every cached payload and address (call at window close: docs/architecture.md §5 privacy)."""
+        """Drop every cached payload and address (call at window close: docs/architecture.md §5
+        privacy).
+        """
         self._fixed_cache.clear()
         self._payload_cache.clear()
         self._result_cache.clear()

@@ -1,4 +1,6 @@
-"""Apple overflow-area bit for a service UUID (pure; docs/protocol.md §3, derived and checked there)."""
+"""Apple overflow-area bit for a service UUID (pure; docs/protocol.md §3, derived and checked
+there).
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 The YAML names what to match (company ids, UUIDs, Apple TLV types, overflow-area UUIDs); this
 module checks every key and compiles it (overflow UUID -> bitmask byte/bit, UUIDs -> canonical
-strings), so a new app version is a config change (docs/architecture.md §4). Any error names the file, the
+strings), so a new app version is a config change (docs/architecture.md §4). Any error names the
+file, the
 signature and the key.
 """
 

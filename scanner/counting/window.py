@@ -82,8 +82,10 @@ class WindowCounter:
     """Counts distinct devices per (category, stratum) in UTC-aligned windows.
 
     Windows start at multiples of `window_s` since the epoch, and `window_s` divides 900 s so a
-    window never straddles a Bluezone ID rotation (docs/protocol.md §2.9). Rolling-ID sightings are also
-    counted per quarter-hour slot under a salt that lives for the slot (docs/architecture.md §5), which is robust
+    window never straddles a Bluezone ID rotation (docs/protocol.md §2.9). Rolling-ID sightings are
+    also
+    counted per quarter-hour slot under a salt that lives for the slot (docs/architecture.md §5),
+    which is robust
     to the 15 s on / 15 s off duty cycle. Time only moves forward: a late advert is counted in the
     open window rather than reopening a closed one.
     """

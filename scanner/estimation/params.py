@@ -62,11 +62,14 @@ class EstimationParams:
         "project rule: 1 = windows whose health.clock_synced is false are excluded (slot "
         "alignment, docs/architecture.md §5); unknown (null) is kept",
     )
-    android_burst_s: Param = _P(15.0, "docs/protocol.md §0.3: Bluezone Android advertises 15 s bursts")
+    android_burst_s: Param = _P(
+        15.0, "docs/protocol.md §0.3: Bluezone Android advertises 15 s bursts"
+    )
     android_period_s: Param = _P(30.0, "docs/protocol.md §0.3: 15 s on / 15 s off, period 30 s")
     android_doze_share: Param = _P(
         0.2,
-        "assumption: share of Bluezone Android phones in Doze during a visit (docs/protocol.md §0.3 "
+        "assumption: share of Bluezone Android phones in Doze during a visit (docs/protocol.md "
+        "§0.3 "
         "inference; no measurement found)",
     )
     android_advertising: Param = _P(

@@ -20,7 +20,8 @@ _CATEGORIES = (
 
 
 def phones(r: WindowReport) -> int:
-    # iOS Bluezone phones already count as iPhones (docs/architecture.md §4); Android Bluezone phones do not
+    # iOS Bluezone phones already count as iPhones (docs/architecture.md §4); Android Bluezone
+    # phones do not
     # appear in any other phone category, so they are added once.
     return r.count("iphone") + r.count("phone") + r.count("bluezone", "android")
 

@@ -1,7 +1,8 @@
 """The node's durable outbox (the only sqlite3 on the node): every closed window lands here first.
 
 A window is written, committed and given its per-node `seq` before any publish attempt, and is
-marked sent only after the broker's PUBACK (docs/architecture.md §7). Rows hold the encoded payload bytes
+marked sent only after the broker's PUBACK (docs/architecture.md §7). Rows hold the encoded payload
+bytes
 only: counts, never identifiers (docs/architecture.md §5).
 
 Durability: WAL with `synchronous=FULL`. A node writes one row a minute, so the extra fsync per
@@ -18,7 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.wire.schema import WindowReport, encode, window_topic, with_seq
+from scanner.wire.codec import encode, with_seq
+from scanner.wire.schema import WindowReport
+from scanner.wire.topics import window_topic
 
 log = logging.getLogger(__name__)
 

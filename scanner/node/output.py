@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from scanner.wire.schema import WindowReport, encode, iso_utc
+from scanner.wire.codec import encode
+from scanner.wire.schema import WindowReport, iso_utc
 
 HEADER = (
     f"{'window (UTC)':<20} {'bz_and':>6} {'slot':>5} {'bz_fg':>5} {'bz_bg':>5} "

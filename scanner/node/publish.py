@@ -1,7 +1,8 @@
 """MQTT delivery from the outbox (the only aiomqtt on the node).
 
 The publisher drains the outbox oldest first with QoS 1 and marks a row sent only after its
-PUBACK (docs/architecture.md §7). It reconnects with capped exponential backoff forever, announces a retained
+PUBACK (docs/architecture.md §7). It reconnects with capped exponential backoff forever, announces
+a retained
 `online` on the status topic and leaves `offline` as Last Will (docs/architecture.md §6).
 """
 
@@ -15,7 +16,7 @@ import aiomqtt
 
 from scanner.node.outbox import Outbox
 from scanner.wire.broker import Backoff, BrokerConfig, explain
-from scanner.wire.schema import status_topic
+from scanner.wire.topics import status_topic
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,8 @@ DENOMINATOR_PATTERNS: Final[tuple[OrPatternTuple, ...]] = (
     (0, 0xFF, b"\x75\x00"),
     (0, 0xFF, b"\x06\x00"),
 )
-# Bluezone itself (docs/protocol.md §2.1-2.2, §0): company 0x22B5 and 16-bit UUID 0x4E56. Used when the
+# Bluezone itself (docs/protocol.md §2.1-2.2, §0): company 0x22B5 and 16-bit UUID 0x4E56. Used when
+# the
 # classifier cannot produce patterns of its own.
 BLUEZONE_PATTERNS: Final[tuple[OrPatternTuple, ...]] = (
     (0, 0xFF, b"\xb5\x22"),

@@ -144,7 +144,9 @@ def _android_bursts(dev: Device, rng: random.Random) -> list[tuple[float, float,
 
 
 def emit_android_bz(dev: Device, report_s: float, gate: int) -> list[Report]:
-    """Bluezone Android v2 (A2 + optional A3 companion) or v1 (A1), docs/protocol.md §2.1-2.3, §2.7."""
+    """Bluezone Android v2 (A2 + optional A3 companion) or v1 (A1), docs/protocol.md §2.1-2.3,
+    §2.7.
+    """
     rng = random.Random(dev.seed)
     ear = _Ear(dev.radio, rng, gate)
     v1 = dev.params.get("v1", False)
@@ -160,7 +162,8 @@ def emit_android_bz(dev: Device, report_s: float, gate: int) -> list[Report]:
     out: list[Report] = []
     blid_adv = pl.bz_android_v1(str(dev.params.get("blid", "aB3xY9"))) if v1 else b""
     for s, e, n in _android_bursts(dev, rng):
-        addr = random_address(rng)  # a new advertising set per burst -> new RPA (docs/protocol.md §5)
+        # a new advertising set per burst -> new RPA (docs/protocol.md §5)
+        addr = random_address(rng)
         if v1:
             tags: tuple[str, ...] = ("bluezone/android_v1",)
             for t in _steps(s, e, max(report_s, ANDROID_LOW_POWER_S), rng):

@@ -20,7 +20,8 @@ BZ_ANDROID_V1_UUID: Final = "E20A39F4-73F5-4BC4-A12F-17D1AD07A889"
 BZ_IOS_V2_UUID: Final = "00004E56-73F5-4BC4-A12F-17D1AD07A667"
 BZ_IBEACON: Final = bytes.fromhex("C7AFEF7B17884F4AA87D691D53BF21C4") + bytes.fromhex("00140014c5")
 # Second byte of an iPhone's 6-byte Nearby Info value (data flags). Watch (0x18/0x98) and Mac/TV
-# (0x04/0x09/0x14/0x1C/0x1F) values are avoided: the signatures demote those (docs/protocol.md §4.1).
+# (0x04/0x09/0x14/0x1C/0x1F) values are avoided: the signatures demote those (docs/protocol.md
+# §4.1).
 IPHONE_NEARBY_FLAGS: Final = (0x1E, 0x19, 0x1B, 0x1A)
 _HANDOFF: Final = bytes.fromhex("00c857ac085510515d52cf386221")
 # Bluezone v2 iOS overflow bit (docs/protocol.md §3: CRC-8 0x83 -> byte 0 value 0x08) and v1's.
@@ -33,7 +34,9 @@ def _apple(*tlvs: tuple[int, bytes]) -> bytes:
 
 
 def bz_android_v2(bz_id: bytes) -> bytes:
-    """A2: Flags 0x02, company 0x22B5 + 12-byte rolling ID, UUID16 0x4E56 (docs/protocol.md §2.2)."""
+    """A2: Flags 0x02, company 0x22B5 + 12-byte rolling ID, UUID16 0x4E56 (docs/protocol.md
+    §2.2).
+    """
     return build_ad(flags=0x02, manufacturer_data={BZ_COMPANY: bz_id}, service_uuids=[BZ_UUID16])
 
 
@@ -75,7 +78,9 @@ def mask_has_bluezone_bit(mask: bytes) -> bool:
 
 
 def iphone_nearby(nearby: bytes, *, handoff: bool = False) -> bytes:
-    """Nearby Info (0x10, 6 bytes), Flags 0x1A, TX power 12 dBm as in BMESH (docs/protocol.md §4.1)."""
+    """Nearby Info (0x10, 6 bytes), Flags 0x1A, TX power 12 dBm as in BMESH (docs/protocol.md
+    §4.1).
+    """
     tlvs = [(0x10, nearby)]
     if handoff:
         tlvs.insert(0, (0x0C, _HANDOFF))

@@ -1,24 +1,22 @@
-"""The wire contract v1: WindowReport, MQTT topics, canonical JSON encode/decode (stdlib only)."""
+"""The wire contract v1: WindowReport, Health and their invariants (stdlib only)."""
 
 from __future__ import annotations
 
 import calendar
-import hashlib
-import hmac
-import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 SCHEMA_VERSION: Final = 1
 TOPIC_ROOT: Final = "bzaudit/v1"
 MAX_PAYLOAD_BYTES: Final = 16_384
 MAX_COUNT: Final = 1_000_000
 MAX_FUTURE_SECONDS: Final = 300
-# Windows must divide a quarter hour: Bluezone IDs rotate on UTC :00/:15/:30/:45 (docs/protocol.md §2.9).
+# Windows must divide a quarter hour: Bluezone IDs rotate on UTC :00/:15/:30/:45 (docs/protocol.md
+# §2.9).
 SLOT_SECONDS: Final = 900
 SCAN_MODES: Final = frozenset({"active", "passive", "replay", "simulated"})
 
@@ -84,25 +82,6 @@ class WindowReport:
         return strata.get(stratum, 0)
 
 
-def window_topic(site: str, node: str) -> str:
-    return f"{TOPIC_ROOT}/{site}/{node}/window"
-
-
-def status_topic(site: str, node: str) -> str:
-    return f"{TOPIC_ROOT}/{site}/{node}/status"
-
-
-def parse_topic(topic: str) -> tuple[str, str, str]:
-    """Split `bzaudit/v1/<site>/<node>/<kind>` into (site, node, kind)."""
-    parts = topic.split("/")
-    if len(parts) != 5 or "/".join(parts[:2]) != TOPIC_ROOT:
-        raise SchemaError("bad_topic", topic[:200])
-    site, node, kind = parts[2], parts[3], parts[4]
-    if not _ID_RE.match(site) or not _ID_RE.match(node) or kind not in ("window", "status"):
-        raise SchemaError("bad_topic", topic[:200])
-    return site, node, kind
-
-
 def check_id(value: str, what: str) -> str:
     """Validate a node or site id (used by the CLI before anything is published)."""
     if not isinstance(value, str) or not _ID_RE.match(value):
@@ -155,121 +134,6 @@ def validate(report: WindowReport, *, now: float | None = None) -> WindowReport:
     return report
 
 
-def to_dict(report: WindowReport) -> dict[str, Any]:
-    h = report.health
-    out: dict[str, Any] = {
-        "v": SCHEMA_VERSION,
-        "node": report.node,
-        "site": report.site,
-        "seq": report.seq,
-        "window_start": iso_utc(report.window_start),
-        "window_s": report.window_s,
-        "counts": {c: dict(s) for c, s in report.counts.items()},
-        "slot_counts": {c: dict(s) for c, s in report.slot_counts.items()},
-        "health": {
-            "scanned_s": round(float(h.scanned_s), 3),
-            "adverts": h.adverts,
-            "mode": h.mode,
-            "adapter": h.adapter,
-            "restarts": h.restarts,
-            "clock_synced": h.clock_synced,
-            "rssi_min_dbm": h.rssi_min_dbm,
-            "below_gate": h.below_gate,
-            "malformed": h.malformed,
-            "outbox_dropped": h.outbox_dropped,
-        },
-        "software": report.software,
-        "headcount": report.headcount,
-    }
-    return out
-
-
-def canonical(obj: Mapping[str, Any]) -> bytes:
-    """The bytes the HMAC covers: sorted keys, no spaces, UTF-8, without the `sig` member."""
-    body = {k: v for k, v in obj.items() if k != "sig"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def sign(obj: Mapping[str, Any], key: bytes) -> str:
-    return hmac.new(key, canonical(obj), hashlib.sha256).hexdigest()
-
-
-def encode(report: WindowReport, *, key: bytes | None = None) -> bytes:
-    """Validate and serialise; with a per-node key the payload carries an HMAC-SHA256 `sig`."""
-    validate(report)
-    obj = to_dict(report)
-    if key is not None:
-        obj["sig"] = sign(obj, key)
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def decode(
-    payload: bytes,
-    *,
-    now: float | None = None,
-    key: bytes | None = None,
-    max_bytes: int = MAX_PAYLOAD_BYTES,
-) -> WindowReport:
-    """Parse and strictly validate one payload. Raises SchemaError with a stable `reason`."""
-    if len(payload) > max_bytes:
-        raise SchemaError("oversized", f"{len(payload)} bytes > {max_bytes}")
-    try:
-        obj = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SchemaError("bad_json", str(exc)[:120]) from exc
-    if not isinstance(obj, dict):
-        raise SchemaError("bad_json", "top level is not an object")
-    if obj.get("v") != SCHEMA_VERSION:
-        raise SchemaError("bad_version", repr(obj.get("v"))[:40])
-    allowed = {
-        "v", "node", "site", "seq", "window_start", "window_s", "counts",
-        "slot_counts", "health", "software", "headcount", "sig",
-    }  # fmt: skip
-    extra = set(obj) - allowed
-    if extra:
-        raise SchemaError("unknown_field", ",".join(sorted(extra))[:80])
-    if key is not None:
-        sig = obj.get("sig")
-        if not isinstance(sig, str) or not hmac.compare_digest(sig, sign(obj, key)):
-            raise SchemaError("bad_signature")
-    try:
-        health = obj["health"]
-        if not isinstance(health, dict):
-            raise SchemaError("bad_health", "not an object")
-        hextra = set(health) - set(Health.__slots__)
-        if hextra:
-            raise SchemaError("bad_health", ",".join(sorted(hextra))[:80])
-        report = WindowReport(
-            node=obj["node"],
-            site=obj["site"],
-            seq=obj["seq"],
-            window_start=parse_iso_utc(obj["window_start"]),
-            window_s=obj["window_s"],
-            counts=obj["counts"],
-            slot_counts=obj.get("slot_counts", {}),
-            health=Health(**health),
-            software=obj.get("software", ""),
-            headcount=obj.get("headcount"),
-        )
-    except KeyError as exc:
-        raise SchemaError("missing_field", str(exc)) from exc
-    except TypeError as exc:
-        raise SchemaError("bad_health", str(exc)[:120]) from exc
-    return validate(report, now=now)
-
-
-def with_seq(report: WindowReport, seq: int) -> WindowReport:
-    return replace(report, seq=seq)
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_counts(counts: object, what: str) -> None:
     if not isinstance(counts, Mapping) or len(counts) > _MAX_NAMES:
         raise SchemaError(f"bad_{what}", "not an object of categories")
@@ -306,3 +170,7 @@ def _check_health(h: Health, window_s: int) -> None:
         raise SchemaError("bad_health", "adapter")
     if h.clock_synced is not None and not isinstance(h.clock_synced, bool):
         raise SchemaError("bad_health", "clock_synced")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

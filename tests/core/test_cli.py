@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from scanner.cli.main import main
 from scanner.sources.replay.write import write_capture
-from scanner.wire.schema import decode
+from scanner.wire.codec import decode
 from tests.factories import raw_advert
 
 T0 = 1597039200.0  # 2020-08-10T06:00:00Z

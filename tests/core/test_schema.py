@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.wire import schema
+from scanner.wire import codec, schema, topics
 from scanner.wire.schema import Health, SchemaError, WindowReport
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"
@@ -47,11 +47,11 @@ def _basic() -> WindowReport:
 
 
 def test_encode_matches_golden_bytes() -> None:
-    assert schema.encode(_basic()) == (GOLDEN / "window-v1-basic.json").read_bytes()
+    assert codec.encode(_basic()) == (GOLDEN / "window-v1-basic.json").read_bytes()
 
 
 def test_decode_golden_roundtrip() -> None:
-    r = schema.decode((GOLDEN / "window-v1-basic.json").read_bytes())
+    r = codec.decode((GOLDEN / "window-v1-basic.json").read_bytes())
     assert r == _basic()
     assert r.count("bluezone") == 4
     assert schema.iso_utc(r.window_start) == "2020-08-10T06:15:00Z"
@@ -59,16 +59,16 @@ def test_decode_golden_roundtrip() -> None:
 
 def test_signed_golden_verifies_and_forgery_fails() -> None:
     raw = (GOLDEN / "window-v1-signed.json").read_bytes()
-    r = schema.decode(raw, key=KEY)
+    r = codec.decode(raw, key=KEY)
     assert r.node == "laptop-3" and r.health.restarts == 1 and r.window_s == 300
-    assert schema.encode(r, key=KEY) == raw
+    assert codec.encode(r, key=KEY) == raw
     forged = json.loads(raw)
     forged["counts"]["bluezone"]["android"] = 9
     with pytest.raises(SchemaError) as e:
-        schema.decode(json.dumps(forged).encode(), key=KEY)
+        codec.decode(json.dumps(forged).encode(), key=KEY)
     assert e.value.reason == "bad_signature"
     with pytest.raises(SchemaError) as e:
-        schema.decode(raw, key=b"another-key")
+        codec.decode(raw, key=b"another-key")
     assert e.value.reason == "bad_signature"
 
 
@@ -122,38 +122,38 @@ _DELETE = object()
 )
 def test_decode_rejects_with_reason(payload: bytes, reason: str) -> None:
     with pytest.raises(SchemaError) as e:
-        schema.decode(payload)
+        codec.decode(payload)
     assert e.value.reason == reason
 
 
 def test_future_window_rejected_only_with_clock() -> None:
     raw = (GOLDEN / "window-v1-basic.json").read_bytes()
-    schema.decode(raw)  # no clock: not checked
+    codec.decode(raw)  # no clock: not checked
     with pytest.raises(SchemaError) as e:
-        schema.decode(raw, now=1597040100 - 3600)
+        codec.decode(raw, now=1597040100 - 3600)
     assert e.value.reason == "future_window"
-    assert schema.decode(raw, now=1597040100 - 60).seq == 41
+    assert codec.decode(raw, now=1597040100 - 60).seq == 41
 
 
 def test_topics_roundtrip_and_reject_wildcards() -> None:
-    t = schema.window_topic("ptc-market-01", "pi-07")
+    t = topics.window_topic("ptc-market-01", "pi-07")
     assert t == "bzaudit/v1/ptc-market-01/pi-07/window"
-    assert schema.parse_topic(t) == ("ptc-market-01", "pi-07", "window")
-    assert schema.status_topic("s", "n") == "bzaudit/v1/s/n/status"
+    assert topics.parse_topic(t) == ("ptc-market-01", "pi-07", "window")
+    assert topics.status_topic("s", "n") == "bzaudit/v1/s/n/status"
     for bad in ("bzaudit/v1/+/n/window", "bzaudit/v2/s/n/window", "bzaudit/v1/s/n/other", "x"):
         with pytest.raises(SchemaError):
-            schema.parse_topic(bad)
+            topics.parse_topic(bad)
 
 
 def test_encode_refuses_invalid_report() -> None:
     with pytest.raises(SchemaError):
-        schema.encode(dataclasses.replace(_basic(), window_start=1597040101))
+        codec.encode(dataclasses.replace(_basic(), window_start=1597040101))
 
 
 @given(st.binary(max_size=2048))
 def test_decode_never_raises_anything_but_schema_error(data: bytes) -> None:
     with contextlib.suppress(SchemaError):
-        schema.decode(data)
+        codec.decode(data)
 
 
 @given(
@@ -171,11 +171,11 @@ def test_decode_arbitrary_json_values(value: object) -> None:
         mutated = dict(obj)
         mutated[k] = value
         try:
-            r = schema.decode(json.dumps(mutated, allow_nan=False).encode())
+            r = codec.decode(json.dumps(mutated, allow_nan=False).encode())
         except (SchemaError, ValueError):
             continue
         # Whatever got through must re-encode under the same contract.
-        assert schema.decode(schema.encode(r)) == r
+        assert codec.decode(codec.encode(r)) == r
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from aggregator.ingest.subscribe import Subscriber
 from aggregator.store.sqlite import Store
 from scanner.wire.broker import parse_broker_url
-from scanner.wire.schema import MAX_COUNT, encode, to_dict, window_topic
+from scanner.wire.codec import encode, to_dict
+from scanner.wire.schema import MAX_COUNT
+from scanner.wire.topics import window_topic
 from tests.delivery.helpers import T0, window
 from tests.mosquitto import Mosquitto
 

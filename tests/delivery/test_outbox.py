@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from scanner.node.outbox import Outbox, OutboxError
-from scanner.wire.schema import decode, encode, to_dict, window_topic, with_seq
+from scanner.wire.codec import decode, encode, to_dict, with_seq
+from scanner.wire.topics import window_topic
 from tests.delivery.helpers import window
 
 

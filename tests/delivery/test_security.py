@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.wire.schema import window_topic
+from scanner.wire.topics import window_topic
 from tests.delivery.helpers import BZAGG, BZSCAN, Proc, store_seqs, wait_until, write_jsonl_capture
 from tests.mosquitto import AGGREGATOR_USER, NODE_USERS, Mosquitto, require
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.store.sqlite import SCHEMA_VERSION, Reject, Store, StoreError, payload_head
-from scanner.wire.schema import Health, WindowReport, to_dict
+from scanner.wire.codec import to_dict
+from scanner.wire.schema import Health, WindowReport
 from tests.delivery.helpers import T0, window
 
 

@@ -16,8 +16,8 @@ from scanner.node.liveview import LiveView
 from scanner.node.outbox import Outbox
 from scanner.node.run_live import LiveStatus
 from scanner.wire.broker import parse_broker_url
+from scanner.wire.codec import decode
 from scanner.wire.duration import parse_duration
-from scanner.wire.schema import decode
 from tests.fakebluez.service import FakeBlueZ
 from tests.live.scene import bz_android, nearby_info
 

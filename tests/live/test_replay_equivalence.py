@@ -13,7 +13,8 @@ import pytest
 
 from scanner.sources.replay.reader import read_capture
 from scanner.sources.replay.write import write_capture
-from scanner.wire.schema import WindowReport, decode
+from scanner.wire.codec import decode
+from scanner.wire.schema import WindowReport
 from tests.fakebluez.fixtures import _close_bleak_manager
 from tests.fakebluez.service import FakeBlueZ
 from tests.live.harness import counts, run_scene

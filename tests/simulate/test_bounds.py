@@ -164,7 +164,7 @@ def test_bzscan_replay_of_a_simulated_capture(tmp_path: Path) -> None:
     )
     import json
 
-    from scanner.wire.schema import decode
+    from scanner.wire.codec import decode
 
     reports = [decode(line.encode()) for line in res.stdout.splitlines() if line.strip()]
     truth = json.loads(truth_path.read_text())
