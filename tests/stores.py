@@ -16,7 +16,7 @@ import pytest
 from aggregator.store import open_store
 from aggregator.store.interface import WindowStore
 
-BACKENDS = ("sqlite",)
+BACKENDS = ("sqlite", "postgresql")
 _ids = itertools.count()
 
 

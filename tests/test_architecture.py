@@ -39,6 +39,7 @@ IO_LIBS = (
     "numpy",
     "amqtt",
     "dbus_fast",
+    "psycopg",
 )
 
 # Each I/O library is imported in exactly one module per side.
@@ -46,6 +47,7 @@ ALLOWED = {
     "bleak": {"scanner/sources/live/bleak_scan.py"},
     "aiomqtt": {"scanner/node/publish.py", "aggregator/ingest/subscribe.py"},
     "sqlite3": {"scanner/node/outbox.py", "aggregator/store/sqlite.py"},
+    "psycopg": {"aggregator/store/postgres.py"},
 }
 
 

@@ -17,9 +17,10 @@ def is_url(target: str | Path) -> bool:
 def open_store(target: str | Path, **kw: object) -> WindowStore:
     """A PostgreSQL store for a `postgresql://` URL, else the SQLite file at that path."""
     if is_url(target):
-        from aggregator.store.interface import StoreError
+        from aggregator.store.postgres import PgStore  # psycopg only when asked for
 
-        raise StoreError("PostgreSQL stores are not available in this version", where="url")
+        pg: WindowStore = PgStore(str(target), **kw)  # type: ignore[arg-type]
+        return pg
     from aggregator.store.sqlite import Store
 
     lite: WindowStore = Store(Path(target), **kw)  # type: ignore[arg-type]

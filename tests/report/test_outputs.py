@@ -21,7 +21,7 @@ PARAMS = ROOT / "config" / "estimation.yaml"
 UPDATE = os.environ.get("BZ_UPDATE_GOLDEN") == "1"
 
 
-def run(db: Path, *args: str) -> str:
+def run(db: Path | str, *args: str) -> str:
     res = CliRunner().invoke(
         report, ["--db", str(db), "--sites-file", str(SITES), "--params", str(PARAMS), *args]
     )
