@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 import aiomqtt  # noqa: E402
 
 from scanner.wire.codec import encode  # noqa: E402
-from scanner.wire.schema import Health, WindowReport, window_topic  # noqa: E402
+from scanner.wire.schema import Health, WindowReport  # noqa: E402
+from scanner.wire.topics import window_topic  # noqa: E402
 from tests.mosquitto import Mosquitto, require  # noqa: E402
 
 BIN = Path(sys.executable).parent
