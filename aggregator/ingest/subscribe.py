@@ -141,6 +141,7 @@ class Subscriber:
         client_id: str = "bzagg",
         batch_max: int = 1000,
         batch_wait_s: float = 0.05,
+        batch_idle_s: float = 0.005,
         backoff_min_s: float = 0.5,
         backoff_max_s: float = 30.0,
         on_batch: Callable[[IngestStats], None] | None = None,
@@ -153,6 +154,7 @@ class Subscriber:
         self._client_id = client_id
         self._batch_max = batch_max
         self._batch_wait = batch_wait_s
+        self._batch_idle = batch_idle_s
         self._backoff = Backoff(backoff_min_s, backoff_max_s)
         self._on_batch = on_batch
         self._topics = topics(share_group)
@@ -237,14 +239,19 @@ class Subscriber:
         self, first: aiomqtt.Message, queue: asyncio.Queue[aiomqtt.Message]
     ) -> list[aiomqtt.Message]:
         """Collect a batch: aiomqtt hands over one message per event-loop turn, so wait up to
-        `batch_wait_s` for more instead of committing (and fsyncing) each message alone."""
+        `batch_wait_s` for more instead of committing (and fsyncing) each message alone; but
+        stop after `batch_idle_s` without a new message. The broker sends at most its
+        in-flight limit (max_inflight_messages) of unacknowledged messages, and we acknowledge
+        only after the commit: once that many are in the batch nothing more comes until we
+        commit, so waiting out the whole `batch_wait_s` would only idle."""
         batch = [first]
-        deadline = asyncio.get_running_loop().time() + self._batch_wait
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._batch_wait
         while len(batch) < self._batch_max:
             if not queue.empty():
                 batch.append(queue.get_nowait())
                 continue
-            left = deadline - asyncio.get_running_loop().time()
+            left = min(deadline - loop.time(), self._batch_idle)
             if left <= 0:
                 break
             try:
