@@ -42,7 +42,19 @@ def _keys_option(f: Any) -> Any:
     )(f)  # fmt: skip
 
 
-@click.group(context_settings={"auto_envvar_prefix": ENV_PREFIX})
+class _Group(click.Group):
+    """Reports the aggregator's own errors (`AggregatorError`) once, as a message and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from aggregator.errors import AggregatorError
+
+        try:
+            return super().invoke(ctx)
+        except AggregatorError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"auto_envvar_prefix": ENV_PREFIX})
 @_config_option
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 @click.version_option(package_name="bluezone-audit", prog_name="bzagg")

@@ -63,33 +63,43 @@ class PgStore:
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         try:
             db = psycopg.connect(self.url, connect_timeout=10)
-            with db.transaction():
-                db.execute("SELECT pg_advisory_xact_lock(%s)", (pg.MIGRATION_LOCK,))
-                db.execute(pg.MIGRATIONS_TABLE)
-                done = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
-                unknown = sorted(v for v in done if v > SCHEMA_VERSION)
-                if unknown:
-                    raise StoreError(
-                        f"{self.where}: store schema {unknown[-1]}, expected {SCHEMA_VERSION}",
-                        where=self.where,
-                    )
-                for version, statements in pg.MIGRATIONS:
-                    if version not in done:
-                        for stmt in statements:
-                            db.execute(stmt)
-                        db.execute(
-                            "INSERT INTO schema_migrations (version) VALUES (%s)", (version,)
-                        )
-                        log.info("%s: schema migration %d applied", self.where, version)
+        except psycopg.Error as exc:
+            raise self._open_error(exc) from exc
+        try:
+            self._migrate(db)
             db.execute(pg.STAGING)
             db.commit()
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"{self.where}: cannot open the store ({exc})".strip(),
-                where=self.where, retryable=isinstance(exc, psycopg.OperationalError),
-            ) from exc  # fmt: skip
+        except BaseException as exc:
+            db.close()
+            if isinstance(exc, psycopg.Error):
+                raise self._open_error(exc) from exc
+            raise
         self._db = db
         return db
+
+    def _migrate(self, db: psycopg.Connection[tuple[Any, ...]]) -> None:
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (pg.MIGRATION_LOCK,))
+            db.execute(pg.MIGRATIONS_TABLE)
+            done = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
+            unknown = sorted(v for v in done if v > SCHEMA_VERSION)
+            if unknown:
+                raise StoreError(
+                    f"{self.where}: store schema {unknown[-1]}, expected {SCHEMA_VERSION}",
+                    where=self.where,
+                )
+            for version, statements in pg.MIGRATIONS:
+                if version not in done:
+                    for stmt in statements:
+                        db.execute(stmt)
+                    db.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                    log.info("%s: schema migration %d applied", self.where, version)
+
+    def _open_error(self, exc: psycopg.Error) -> StoreError:
+        return StoreError(
+            f"{self.where}: cannot open the store ({str(exc).strip()})",
+            where=self.where, retryable=isinstance(exc, psycopg.OperationalError),
+        )  # fmt: skip
 
     def _conn(self) -> psycopg.Connection[tuple[Any, ...]]:
         if self._db is None or self._db.closed or self._db.broken:

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
+from aggregator.store import open_store as open_store
 from aggregator.store.interface import Reject, StoreError
 from aggregator.store.rows import payload_head
 from aggregator.store.sqlite import SCHEMA_VERSION, Store
 from scanner.wire.codec import to_dict
 from scanner.wire.schema import Health, WindowReport
 from tests.delivery.helpers import T0, window
+from tests.mosquitto import free_port
+from tests.postgres import Postgres
 from tests.stores import MakeStore
 
 
@@ -137,3 +141,59 @@ def test_sqlite_index_wal_and_schema_version(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="schema 99") as err:
         Store(path)
     assert err.value.where == str(path)
+
+
+def test_postgres_migrations_are_versioned_and_idempotent(postgres: Postgres) -> None:
+    """Several aggregators start at once on a new database: the schema is made once."""
+    import psycopg
+
+    from aggregator.store.postgres import SCHEMA_VERSION as PG_VERSION
+    from aggregator.store.postgres import PgStore
+
+    url = postgres.new_database()
+    stores: list[PgStore] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            stores.append(PgStore(url))
+        except BaseException as exc:  # collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and len(stores) == 4
+    stores[0].add_windows([window("n1", "s1", 0, seq=0)])
+    assert [s.windows_count() for s in stores] == [1, 1, 1, 1]
+    for s in stores:
+        s.close()
+    with psycopg.connect(url, autocommit=True) as con:
+        assert con.execute("SELECT version FROM schema_migrations").fetchall() == [(PG_VERSION,)]
+        con.execute("INSERT INTO schema_migrations (version) VALUES (99)")
+    with pytest.raises(StoreError, match="schema 99"):
+        PgStore(url)
+
+
+def test_postgres_url_through_the_cli(postgres: Postgres, tmp_path: Path) -> None:
+    """`--db postgresql://…` (and `--store`) for nodes and report; an unreachable server
+    fails with exit 1 and no traceback."""
+    from click.testing import CliRunner
+
+    from aggregator.cli.main import main
+
+    url = postgres.new_database()
+    store = open_store(url)
+    store.add_windows([window("n1", "s1", i, seq=i) for i in range(3)])
+    store.close()
+    res = CliRunner().invoke(main, ["nodes", "--store", url, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["windows"] == 3
+    res = CliRunner().invoke(main, ["report", "--db", url, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["total"]["windows"] == 3
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    res = CliRunner().invoke(main, ["nodes", "--db", dead])
+    assert res.exit_code == 1 and "cannot open the store" in res.output
