@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from scanner.cli.config import config_callback
+from scanner.clikit.config import config_callback_for
 
 ENV_PREFIX = "BZAUDIT"
 DEFAULT_DB = Path("bzaudit.sqlite3")
@@ -24,7 +24,9 @@ DEFAULT_DB = Path("bzaudit.sqlite3")
 def _config_option(f: Any) -> Any:
     return click.option(
         "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-        callback=config_callback, help="YAML file whose keys are these option names.",
+        callback=config_callback_for("aggregator"),
+        help="YAML file whose keys are these option names (default: the first of "
+        "$XDG_CONFIG_HOME/bluezone-audit/aggregator.yaml, /etc/bluezone-audit/aggregator.yaml).",
     )(f)  # fmt: skip
 
 

@@ -10,12 +10,11 @@ import click
 
 from aggregator.report.tables import GROUP_KEYS, ReportOptions, build_report, day_bounds
 from aggregator.sites import SiteError, load_registry
+from scanner.clikit.config import config_used
 from scanner.estimation.params import ParamsError, load_params
 
 log = logging.getLogger(__name__)
 FORMATS = ("table", "csv", "json", "html", "xlsx")
-DEFAULT_SITES = Path("config/sites.yaml")
-DEFAULT_PARAMS = Path("config/estimation.yaml")
 
 
 def _by(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -80,19 +79,18 @@ def _day(value: datetime | None) -> date | None:
 )
 @click.option(
     "--sites-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_SITES,
-    show_default=True,
-    help="Site registry.",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Site registry (YAML; default: none, every site reported as unregistered).",
 )
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Estimation parameters (default: config/estimation.yaml if "
-              "present, else built-in defaults).")  # fmt: skip
+@click.option("--params", "params_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Estimation parameters (default: the packaged estimation.yaml).")  # fmt: skip
 def report(
     db_path: Path, by: tuple[str, ...], since: datetime | None, until: datetime | None,
     sites: tuple[str, ...], districts: tuple[str, ...], target: float | None,
     deadline: datetime | None, fmt: str, lang: str | None, out: Path | None,
-    sites_file: Path, params_path: Path | None,
+    sites_file: Path | None, params_path: Path | None,
 ) -> None:  # fmt: skip
     """Adoption by site, type, district, commune, day or hour, with 95 % intervals."""
     from aggregator.store.sqlite import Store  # the store owns sqlite3; import it only when needed
@@ -103,10 +101,17 @@ def report(
     if not db_path.exists():
         raise click.ClickException(f"no store at {db_path} (run `bzagg serve` or pass --db)")
     try:
-        params = load_params(params_path or (DEFAULT_PARAMS if DEFAULT_PARAMS.exists() else None))
+        params = load_params(params_path)
         registry = load_registry(sites_file)
     except (ParamsError, SiteError) as exc:
         raise click.ClickException(str(exc)) from exc
+    # Which files shaped the numbers, on stderr so that table/CSV/JSON output stays clean.
+    config = config_used(click.get_current_context().find_root())
+    click.echo(
+        f"bzagg report: config {config or 'none'}; site registry {sites_file or 'none'}; "
+        f"estimation parameters {params_path or 'packaged defaults'}",
+        err=True,
+    )
     lo, hi = day_bounds(_day(since), _day(until))
     options = ReportOptions(
         by=by, since=lo, until=hi, sites=sites, districts=districts,

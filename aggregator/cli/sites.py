@@ -8,8 +8,6 @@ import click
 
 from aggregator.sites import SiteError, load_registry, merge, parse_sites, save_registry
 
-DEFAULT_SITES = Path("config/sites.yaml")
-
 
 @click.group("sites")
 def sites() -> None:
@@ -18,8 +16,8 @@ def sites() -> None:
 
 @sites.command("import")
 @click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--sites-file", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_SITES, show_default=True, help="Registry to update.")  # fmt: skip
+@click.option("--sites-file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Registry to update (created if missing).")  # fmt: skip
 def import_(src: Path, sites_file: Path) -> None:
     """Add or replace sites from SRC (.csv with a header row, or .yaml with a `sites:` list)."""
     try:
@@ -32,8 +30,8 @@ def import_(src: Path, sites_file: Path) -> None:
 
 
 @sites.command("list")
-@click.option("--sites-file", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_SITES, show_default=True)  # fmt: skip
+@click.option("--sites-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="Registry to list.")  # fmt: skip
 @click.option(
     "--db",
     "db_path",

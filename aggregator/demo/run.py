@@ -240,8 +240,7 @@ def _report(db: Path, sites_file: Path, plan: Plan, opts: DemoOptions) -> tuple[
     from aggregator.store.sqlite import Store
     from scanner.estimation.params import load_params
 
-    params_path = Path("config/estimation.yaml")
-    params = load_params(params_path if params_path.exists() else None)
+    params = load_params(None)  # the packaged defaults, wherever the demo runs
     registry = load_registry(sites_file)
     deadline = date.fromisoformat(plan.deadline) if plan.deadline else None
     store = Store(db)

@@ -12,8 +12,8 @@ import click
 
 from scanner import __version__
 from scanner.ble.signatures import SignatureError
-from scanner.cli.config import config_callback
-from scanner.cli.types import DURATION, LazyGroup
+from scanner.clikit.config import config_callback_for
+from scanner.clikit.types import DURATION, LazyGroup
 from scanner.wire.schema import SLOT_SECONDS, SchemaError, check_id
 
 ENV_PREFIX = "BZAUDIT"
@@ -46,8 +46,9 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
     type=click.Path(dir_okay=False),
     is_eager=True,
     expose_value=False,
-    callback=config_callback,
-    help="YAML file whose keys are these option names.",
+    callback=config_callback_for("scanner"),
+    help="YAML file whose keys are these option names (default: the first of "
+    "$XDG_CONFIG_HOME/bluezone-audit/scanner.yaml, /etc/bluezone-audit/scanner.yaml).",
 )
 @click.option(
     "--site",

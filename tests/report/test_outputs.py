@@ -27,7 +27,7 @@ def run(db: Path, *args: str) -> str:
         report, ["--db", str(db), "--sites-file", str(SITES), "--params", str(PARAMS), *args]
     )
     assert res.exit_code == 0, res.output
-    return res.output
+    return res.stdout  # the "files used" line goes to stderr
 
 
 def check_golden(name: str, text: str) -> None:

@@ -105,6 +105,23 @@ def _check(stdout: str, work: Path, tmp_path: Path) -> None:
     visits = [s for s in truth["segments"] if s["kind"] == "visit"]
     assert visits and all(s["headcount"] > 0 for s in visits)
     assert "Ground truth" in stdout
+    _same_report_from_any_directory(db, work / "sites.yaml", tmp_path)
+
+
+def _same_report_from_any_directory(db: Path, sites: Path, tmp_path: Path) -> None:
+    # The repository root holds config/*.yaml; an empty directory and the demo's own hold others.
+    # Packaged defaults must not care which one the analyst happens to be in.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    outs = set()
+    for cwd in (Path(__file__).resolve().parents[2], other, db.parent):
+        res = subprocess.run(
+            [BZAGG, "report", "--db", str(db), "--sites-file", str(sites), "--by", "district"],
+            capture_output=True, text=True, check=True, timeout=120, cwd=cwd,
+        )  # fmt: skip
+        outs.add(res.stdout)
+        assert "estimation parameters packaged defaults" in res.stderr
+    assert len(outs) == 1
 
 
 @pytest.mark.slow
