@@ -124,3 +124,14 @@ def _as_dict(sc: Scenario) -> dict[str, Any]:
     d = asdict(sc)
     d["passersby_distance_m"] = list(sc.passersby_distance_m)
     return d
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDone:
+    """One simulated segment: its capture file, advert count, head count and truth summary."""
+
+    segment: Segment
+    capture: Path
+    adverts: int
+    headcount: int | None
+    summary: dict[str, Any]

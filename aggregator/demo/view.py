@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aggregator.demo.plan import Plan
-    from aggregator.demo.run import SegmentDone
+    from aggregator.demo.plan import Plan, SegmentDone
 
 
 def truth_by_site(done: list[SegmentDone]) -> dict[str, dict[str, float | None]]:
