@@ -1,4 +1,4 @@
-"""The dependency rule of docs/architecture.md §2, checked on the real import graph and the source."""
+"""The dependency rule of docs/architecture.md §2, checked on the import graph and the source."""
 
 from __future__ import annotations
 
