@@ -10,10 +10,11 @@ from typing import Any
 
 import yaml
 
+from aggregator.errors import AggregatorError
 from scanner.simulator.model import Scenario, load_scenario, scenario_from_dict
 
 
-class DemoError(ValueError):
+class DemoError(AggregatorError, ValueError):
     """A province plan that cannot be used; the message names the entry."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from aggregator.errors import AggregatorError
 from aggregator.ingest.subscribe import IngestStats, Subscriber, ingest_batch
 from aggregator.store.sqlite import Store, iter_batches
 from scanner.wire.broker import BrokerConfig
@@ -22,7 +23,7 @@ from scanner.wire.schema import iso_utc
 log = logging.getLogger(__name__)
 
 
-class KeysError(ValueError):
+class KeysError(AggregatorError, ValueError):
     """A signing-keys file that cannot be used."""
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from scanner.errors import ScannerError
 from scanner.wire.schema import SLOT_SECONDS
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def random_salt() -> bytes:
     return os.urandom(32)
 
 
-class WindowError(ValueError):
+class WindowError(ScannerError, ValueError):
     """A counter configured in a way that breaks slot alignment."""
 
 
