@@ -144,8 +144,6 @@ def node_table(db: Path) -> list[tuple[Any, ...]]:
 
 
 def format_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
-    cells = [header, *[tuple(str(c) for c in r) for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
-    )
+    from aggregator.report.columns import align
+
+    return align([header, *[tuple(str(c) for c in r) for r in rows]])
