@@ -131,17 +131,29 @@ async def live(args: argparse.Namespace) -> dict[str, float]:
     classifier = make_classifier()
     reports: list[WindowReport] = []
     windows = [0]
+    if args.hours:
+        # A fixed node as `bzscan` builds it: node pipeline and a live view that keeps nothing.
+        from scanner.node.liveview import LiveView
+        from scanner.node.run_replay import RunOptions, build_pipeline
 
-    def count(_r: WindowReport) -> None:
-        windows[0] += 1  # a fixed node keeps no reports
+        view = LiveView(open(os.devnull, "w"), interactive=False, keep_reports=False)  # noqa: SIM115
 
-    pipe = Pipeline(
-        classifier,
-        identity=NodeIdentity("bench", "bench", mode=args.mode, adapter="hci0"),
-        sink=count if args.hours else reports.append,
-        window_s=60,
-        rssi_min_dbm=-127,
-    )
+        def count(r: WindowReport) -> None:
+            windows[0] += 1
+            view.window(r)
+
+        pipe = build_pipeline(
+            RunOptions(node="bench", site="bench"), [count], mode=args.mode, adapter="hci0"
+        )
+        classifier = pipe.classifier
+    else:
+        pipe = Pipeline(
+            classifier,
+            identity=NodeIdentity("bench", "bench", mode=args.mode, adapter="hci0"),
+            sink=reports.append,
+            window_s=60,
+            rssi_min_dbm=-127,
+        )
     clock = CompressedClock(QUARTER, args.speed)
     patterns = passive_plan(classifier).patterns if args.mode == "passive" else ()
     source = LiveSource(mode=args.mode, or_patterns=patterns, clock=clock)
