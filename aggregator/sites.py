@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import yaml
 
+from aggregator.errors import AggregatorError
 from scanner.estimation.params import EstimationParams, for_site_type
 from scanner.wire.schema import SchemaError, check_id
 
@@ -27,7 +28,7 @@ _HEADER: Final = """\
 """
 
 
-class SiteError(ValueError):
+class SiteError(AggregatorError, ValueError):
     """A registry entry or file that cannot be used; the message names the entry and the file."""
 
 

@@ -15,7 +15,10 @@ from typing import Any
 
 import click
 
+from aggregator.errors import AggregatorError
 from scanner.clikit.config import config_callback_for
+from scanner.clikit.types import LazyGroup
+from scanner.errors import ScannerError
 
 ENV_PREFIX = "BZAUDIT"
 DEFAULT_DB = Path("bzaudit.sqlite3")
@@ -44,7 +47,16 @@ def _keys_option(f: Any) -> Any:
     )(f)  # fmt: skip
 
 
-@click.group(context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "demo": "aggregator.cli.demo:demo",
+        "report": "aggregator.cli.report:report",
+        "sites": "aggregator.cli.sites:sites",
+    },
+    errors=(AggregatorError, ScannerError),
+    context_settings={"auto_envvar_prefix": ENV_PREFIX},
+)
 @_config_option
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 @click.version_option(package_name="bluezone-audit", prog_name="bzagg")
@@ -143,19 +155,6 @@ def nodes(db: Path, as_json: bool) -> None:
         return
     click.echo(format_table(NODE_HEADER, rows))
 
-
-def _register() -> None:
-    # Other areas' commands; each imports its heavy dependencies only when run.
-    from aggregator.cli.demo import demo
-    from aggregator.cli.report import report
-    from aggregator.cli.sites import sites
-
-    main.add_command(demo)
-    main.add_command(report)
-    main.add_command(sites)
-
-
-_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

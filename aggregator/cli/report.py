@@ -11,6 +11,7 @@ import click
 from aggregator.report.tables import GROUP_KEYS, ReportOptions, build_report, day_bounds
 from aggregator.sites import SiteError, load_registry
 from scanner.clikit.config import config_used
+from scanner.clikit.types import LANG_HELP, LANGS
 from scanner.estimation.params import ParamsError, load_params
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,9 @@ def _day(value: datetime | None) -> date | None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option(
     "--lang",
-    type=click.Choice(["vi", "en"]),
+    type=LANGS,
     default=None,
-    help="Language (default: vi for html/xlsx, en otherwise).",
+    help=LANG_HELP + " Default: vi for html/xlsx, en otherwise.",
 )
 @click.option(
     "--out",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from aggregator.report.columns import align
 from aggregator.sites import SiteError, load_registry, merge, parse_sites, save_registry
 
 
@@ -51,9 +52,7 @@ def list_(sites_file: Path, db_path: Path | None) -> None:
         over = ",".join(f"{k}={v:g}" for k, v in pairs if v is not None)
         rows.append((s.id, s.type, s.district, s.commune, "" if s.staff is None else str(s.staff),
                      over, s.name))  # fmt: skip
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    click.echo(align(rows))
     if db_path is not None:
         from aggregator.store.queries import SITES_SEEN_SQL
         from aggregator.store.sqlite import Store

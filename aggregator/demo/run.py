@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from aggregator.demo.plan import Plan, Segment, load_province, make_plan
+from aggregator.demo.plan import Plan, Segment, SegmentDone, load_province, make_plan
 from aggregator.demo.view import DemoProgress, truth_by_site, truth_text
 from scanner.wire.schema import iso_utc
 
@@ -44,15 +44,6 @@ class DemoOptions:
     province: Path | None = None
     progress: bool = True
     workers: int | None = None  # simulation processes; None: 2 (0: in this process)
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentDone:
-    segment: Segment
-    capture: Path
-    adverts: int
-    headcount: int | None
-    summary: dict[str, Any]
 
 
 @dataclass(slots=True)

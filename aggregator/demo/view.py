@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aggregator.report.columns import align
+
 if TYPE_CHECKING:
-    from aggregator.demo.plan import Plan
-    from aggregator.demo.run import SegmentDone
+    from aggregator.demo.plan import Plan, SegmentDone
 
 
 def truth_by_site(done: list[SegmentDone]) -> dict[str, dict[str, float | None]]:
@@ -47,10 +48,7 @@ def truth_text(truth: dict[str, dict[str, float | None]], plan: Plan) -> str:
                 "-" if pp is None else f"{pp:.1%}",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
+    return align(rows)
 
 
 class DemoProgress:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from aggregator.errors import AggregatorError
 from aggregator.ingest.subscribe import IngestStats, Subscriber, ingest_batch
 from aggregator.store.sqlite import Store, iter_batches
 from scanner.wire.broker import BrokerConfig
@@ -22,7 +23,7 @@ from scanner.wire.schema import iso_utc
 log = logging.getLogger(__name__)
 
 
-class KeysError(ValueError):
+class KeysError(AggregatorError, ValueError):
     """A signing-keys file that cannot be used."""
 
 
@@ -143,8 +144,6 @@ def node_table(db: Path) -> list[tuple[Any, ...]]:
 
 
 def format_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
-    cells = [header, *[tuple(str(c) for c in r) for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
-    )
+    from aggregator.report.columns import align
+
+    return align([header, *[tuple(str(c) for c in r) for r in rows]])

@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from aggregator.report.columns import Columns
 from aggregator.report.i18n import t
 from aggregator.report.tables import ReportData, Row
 from scanner.estimation.estimate import METHODS, Estimate
@@ -168,18 +169,11 @@ def to_table(data: ReportData, lang: str = "en") -> str:
             [*keys[:-1], keys[-1] + flag, str(r.windows), str(r.used),
              str(r.excl_clock + r.excl_coverage), *(fmt_estimate(e, lang) for e in r.estimates)]
         )  # fmt: skip
-    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    numeric = set(range(len(by), len(by) + 3))
-
-    def line(cells: list[str]) -> str:
-        parts = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in
-                 enumerate(zip(cells, widths, strict=True))]  # fmt: skip
-        return "  ".join(parts).rstrip()
-
+    cols = Columns([head, *body], right=range(len(by), len(by) + 3))
     title = f"{t('title', lang)} {t('by', lang)} {', '.join(t(k, lang).lower() for k in by)}"
-    out = [title, line(head), line(["-" * w for w in widths])]
-    out += [line(b) for b in body[:-1]]
-    out += [line(["-" * w for w in widths]), line(body[-1]), ""]
+    out = [title, cols.line(head), cols.rule()]
+    out += [cols.line(b) for b in body[:-1]]
+    out += [cols.rule(), cols.line(body[-1]), ""]
     out += summary_lines(data, lang)
     out += ["", t("params", lang) + ":"]
     out += [f"  {k} = {p.value:g}  [{p.source}]" for k, p in data.params.items()]

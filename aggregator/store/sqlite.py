@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aggregator.errors import AggregatorError
 from aggregator.store.queries import ROLLUP_BACKFILL, ROLLUP_STATEMENTS
 from scanner.wire.codec import to_dict
 from scanner.wire.schema import WindowReport
@@ -59,7 +60,7 @@ _INSERT = f"INSERT OR IGNORE INTO windows ({_COLUMNS}) VALUES ({', '.join('?' * 
 _HEAD_BYTES = 256
 
 
-class StoreError(Exception):
+class StoreError(AggregatorError):
     """The store file cannot be opened or has a schema this version does not know."""
 
 
