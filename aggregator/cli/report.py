@@ -33,11 +33,12 @@ def _day(value: datetime | None) -> date | None:
 @click.command("report")
 @click.option(
     "--db",
+    "--store",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("bzaudit.sqlite3"),
+    default="bzaudit.sqlite3",
     show_default=True,
-    help="Aggregator store.",
+    metavar="PATH|URL",
+    help="Aggregator store: a SQLite file, or postgresql://user@host/db.",
 )
 @click.option(
     "--by",
@@ -88,18 +89,18 @@ def _day(value: datetime | None) -> date | None:
               type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Estimation parameters (default: the packaged estimation.yaml).")  # fmt: skip
 def report(
-    db_path: Path, by: tuple[str, ...], since: datetime | None, until: datetime | None,
+    db_path: str, by: tuple[str, ...], since: datetime | None, until: datetime | None,
     sites: tuple[str, ...], districts: tuple[str, ...], target: float | None,
     deadline: datetime | None, fmt: str, lang: str | None, out: Path | None,
     sites_file: Path | None, params_path: Path | None,
 ) -> None:  # fmt: skip
     """Adoption by site, type, district, commune, day or hour, with 95 % intervals."""
-    from aggregator.store.sqlite import Store  # the store owns sqlite3; import it only when needed
+    from aggregator.store import is_url, open_store  # opens sqlite3/psycopg only when needed
 
     lang = lang or ("vi" if fmt in ("html", "xlsx") else "en")
     if fmt == "xlsx" and out is None:
         raise click.UsageError("--format xlsx needs --out FILE")
-    if not db_path.exists():
+    if not is_url(db_path) and not Path(db_path).exists():
         raise click.ClickException(f"no store at {db_path} (run `bzagg serve` or pass --db)")
     try:
         params = load_params(params_path)
@@ -118,7 +119,11 @@ def report(
         by=by, since=lo, until=hi, sites=sites, districts=districts,
         target=target, deadline=_day(deadline),
     )  # fmt: skip
-    data = build_report(Store(db_path), registry, params, options)
+    store = open_store(db_path)
+    try:
+        data = build_report(store, registry, params, options)
+    finally:
+        store.close()
     if fmt == "xlsx":
         from aggregator.report.xlsx import write_xlsx
 

@@ -36,11 +36,11 @@ def import_(src: Path, sites_file: Path) -> None:
 @click.option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    metavar="PATH|URL",
     help="Also list site ids seen in this store but missing from the registry.",
 )
-def list_(sites_file: Path, db_path: Path | None) -> None:
+def list_(sites_file: Path, db_path: str | None) -> None:
     """Print the registry, one site a line."""
     try:
         registry = load_registry(sites_file)
@@ -54,10 +54,13 @@ def list_(sites_file: Path, db_path: Path | None) -> None:
                      over, s.name))  # fmt: skip
     click.echo(align(rows))
     if db_path is not None:
-        from aggregator.store.queries import SITES_SEEN_SQL
-        from aggregator.store.sqlite import Store
+        from aggregator.store import open_store
 
-        seen = Store(db_path).query(SITES_SEEN_SQL, {})
-        unknown = [(s, n) for s, n in seen if registry.get(s) is None]
-        for s, n in unknown:
-            click.echo(f"unregistered: {s} ({n} windows stored, flagged in reports)")
+        store = open_store(db_path)
+        try:
+            seen = store.site_counts()
+        finally:
+            store.close()
+        for site_id, n in seen:
+            if registry.get(site_id) is None:
+                click.echo(f"unregistered: {site_id} ({n} windows stored, flagged in reports)")

@@ -97,7 +97,7 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
     """Run the whole demo; returns where things went and the printed texts."""
     from aggregator.ingest.embedded import EmbeddedBroker
     from aggregator.ingest.subscribe import Subscriber
-    from aggregator.store.sqlite import Store
+    from aggregator.store import open_store
     from scanner.node.delivery import Delivery, DeliveryOptions
     from scanner.wire.broker import BrokerConfig, parse_broker_url
 
@@ -119,7 +119,7 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
     progress = DemoProgress(len(plan.segments), enabled=opts.progress)
     stack = contextlib.AsyncExitStack()  # broker (outermost)
     nodes = contextlib.AsyncExitStack()  # one Delivery (outbox + publisher) per node
-    store = Store(db)
+    store = open_store(db)
     done: list[SegmentDone] = []
     published = 0
     try:
@@ -228,13 +228,13 @@ def _report(db: Path, sites_file: Path, plan: Plan, opts: DemoOptions) -> tuple[
     from aggregator.report.tables import ReportOptions, build_report
     from aggregator.report.text import to_table
     from aggregator.sites import load_registry
-    from aggregator.store.sqlite import Store
+    from aggregator.store import open_store
     from scanner.estimation.params import load_params
 
     params = load_params(None)  # the packaged defaults, wherever the demo runs
     registry = load_registry(sites_file)
     deadline = date.fromisoformat(plan.deadline) if plan.deadline else None
-    store = Store(db)
+    store = open_store(db)
     try:
         texts = []
         for by in (("district",), ("site",)):

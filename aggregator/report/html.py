@@ -26,8 +26,8 @@ tr.flag td{background:#fff4e5} .muted{color:#666;font-size:0.9em} img{max-width:
 def to_html(data: ReportData, lang: str = "vi") -> str:
     o = data.options
     by = o.by
-    first = min((int(n[7]) for n in data.nodes), default=o.since)
-    last = max((int(n[8]) for n in data.nodes), default=o.until)
+    first = min((n.first_start for n in data.nodes), default=o.since)
+    last = max((n.last_end for n in data.nodes), default=o.until)
     lo = max(o.since, first)
     hi = min(o.until, last) - 1
     period = f"{iso_utc(lo)[:10]} – {iso_utc(max(lo, hi))[:10]}"
@@ -92,11 +92,11 @@ def _nodes_table(data: ReportData, lang: str) -> str:
             "first", "last", "mode"]  # fmt: skip
     out = ["<table><tr>" + "".join(f"<th>{escape(t(h, lang))}</th>" for h in head) + "</tr>"]
     # Worst first: the nodes that need a visit are the point of this table.
-    ranked = sorted(data.nodes, key=lambda n: -(int(n[3]) + int(n[4])) / max(1, int(n[2])))
+    ranked = sorted(data.nodes, key=lambda n: -(n.excl_clock + n.excl_coverage) / max(1, n.windows))
     for n in ranked[:50]:
-        cells = [escape(str(n[0])), escape(str(n[1])), str(n[2]), str(n[3]), str(n[4]),
-                 f"{pct(float(n[5] or 0))} %", str(n[6]), iso_utc(int(n[7])), iso_utc(int(n[8])),
-                 escape(str(n[9]))]  # fmt: skip
+        cells = [escape(n.node), escape(n.site), str(n.windows), str(n.excl_clock),
+                 str(n.excl_coverage), f"{pct(n.scanned_share or 0.0)} %", str(n.restarts),
+                 iso_utc(n.first_start), iso_utc(n.last_end), escape(str(n.mode))]  # fmt: skip
         out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     out.append("</table>")
     return "\n".join(out)

@@ -6,30 +6,17 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Final
 
 from aggregator.report.trend import Trend, fit_trend
 from aggregator.sites import Registry
-from aggregator.store.queries import (
-    ROLLUP_EXISTS_SQL,
-    ROLLUP_SITES_SEEN_SQL,
-    SITES_SEEN_SQL,
-    cluster_query,
-    nodes_query,
-    rollup_cluster_query,
-    rollup_nodes_query,
-    rollup_usable,
-)
+from aggregator.store.interface import NodeHealth, WindowStore
 from scanner.estimation.estimate import METHODS, ClusterTotals, DevicesHat, Estimate, estimate
 from scanner.estimation.params import EstimationParams
 
 log = logging.getLogger(__name__)
 
 GROUP_KEYS: Final = ("site", "type", "district", "commune", "day", "hour")
-
-
-class QueryStore(Protocol):
-    def query(self, sql: str, params: Any = ...) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +72,7 @@ class ReportData:
     rows: list[Row]
     total: Row
     daily: list[Row]
-    nodes: list[tuple[Any, ...]]
+    nodes: list[NodeHealth]
     unregistered: list[str]
     site_rows: list[Row] = field(default_factory=list)
     district_rows: list[Row] = field(default_factory=list)
@@ -93,26 +80,19 @@ class ReportData:
 
 
 def build_report(
-    store: QueryStore, registry: Registry, params: EstimationParams, options: ReportOptions
+    store: WindowStore, registry: Registry, params: EstimationParams, options: ReportOptions
 ) -> ReportData:
     """Run the cluster query once and group its rows every way the report needs."""
     bad = [k for k in options.by if k not in GROUP_KEYS]
     if bad:
         raise ValueError(f"unknown --by key(s): {', '.join(bad)}")
     sites = _site_filter(registry, options)
-    # The trigger-maintained rollup answers in well under a second for millions of windows.
-    rollup = rollup_usable(params) and bool(store.query(ROLLUP_EXISTS_SQL, {})[0][0])
-    cq, nq = (rollup_cluster_query, rollup_nodes_query) if rollup else (cluster_query, nodes_query)
-    sql, binds = cq(
-        params,
-        since=options.since,
-        until=options.until,
-        sites=sites,
-        by_hour="hour" in options.by,
+    by_hour = "hour" in options.by
+    found = store.clusters(
+        params, since=options.since, until=options.until, sites=sites, by_hour=by_hour
     )
-    raw = store.query(sql, binds)
-    clusters = [(ClusterTotals(r[0], r[1], int(r[2]), *r[4:]), int(r[3])) for r in raw]
-    log.debug("report: %d clusters (rollup %s)", len(clusters), rollup)
+    clusters = [(c.totals, c.hour) for c in found]
+    log.debug("report: %d clusters", len(clusters))
     pf = registry.params_for(params)
     staff = registry.staff()
     cache: dict[int, DevicesHat] = {}  # `clusters` stays alive for the whole build
@@ -133,15 +113,14 @@ def build_report(
             groups.setdefault(k(c, hour), []).append(c)
         return [_row(key, groups[key], registry, pf, staff, cache) for key in sorted(groups)]
 
-    nodes_sql, nodes_binds = nq(params, since=options.since, until=options.until, sites=sites)
-    seen = [s for s, _ in store.query(ROLLUP_SITES_SEEN_SQL if rollup else SITES_SEEN_SQL, {})]
+    seen = [s for s, _ in store.site_counts()]
     data = ReportData(
         options=options,
         params=params,
         rows=group(options.by),
         total=_row((), [c for c, _ in clusters], registry, pf, staff, cache),
         daily=group(("day",)),
-        nodes=store.query(nodes_sql, nodes_binds),
+        nodes=store.node_health(params, since=options.since, until=options.until, sites=sites),
         unregistered=[s for s in seen if registry.get(s) is None],
     )
     data.site_rows = group(("site",))

@@ -27,10 +27,10 @@ def write_xlsx(data: ReportData, path: Path, lang: str = "vi") -> None:
     sites = sites.rename(columns=_headers(("site",), lang))
     nodes = pd.DataFrame(
         [
-            {"node": n[0], "site": n[1], "windows": n[2], "excl_clock": n[3],
-             "excl_coverage": n[4], "scanned_share": round(float(n[5] or 0), 4),
-             "restarts": n[6], "first": iso_utc(int(n[7])), "last": iso_utc(int(n[8])),
-             "mode": n[9]}
+            {"node": n.node, "site": n.site, "windows": n.windows, "excl_clock": n.excl_clock,
+             "excl_coverage": n.excl_coverage, "scanned_share": round(n.scanned_share or 0, 4),
+             "restarts": n.restarts, "first": iso_utc(n.first_start),
+             "last": iso_utc(n.last_end), "mode": n.mode}
             for n in data.nodes
         ],
         columns=["node", "site", "windows", "excl_clock", "excl_coverage", "scanned_share",
