@@ -66,8 +66,10 @@ def test_sql_cluster_sums_equal_node_side_sums(seeded_db: Path) -> None:
         ("report-district-vi.txt", ["--by", "district", "--lang", "vi"]),
         ("report-site-vi.txt", ["--by", "site", "--lang", "vi", "--target", "0.5"]),
         ("report-type-day-vi.csv", ["--by", "type,day", "--format", "csv", "--lang", "vi"]),
-        ("report-site-vi.json", ["--by", "site", "--format", "json", "--target", "0.5",
-                                 "--lang", "vi"]),
+        (
+            "report-site-vi.json",
+            ["--by", "site", "--format", "json", "--target", "0.5", "--lang", "vi"],
+        ),
         ("report-hour.csv", ["--by", "site,hour", "--format", "csv", "--target", "0.5"]),
     ],
 )
