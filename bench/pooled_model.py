@@ -5,11 +5,13 @@ count model (bench/count_model.py); the district's truth is Bluezone person-time
 smartphone-owner person-time over all its visits: the population the pooled figure estimates.
 `blind=True` draws the device behaviour from wide ranges that the estimator is not told (it
 keeps config/estimation.yaml's defaults): smartphone share 0.5-0.95, iOS share 0.1-0.5, Doze
-share 0-0.6, mean stay 5-40 min.
+share 0-0.6, mean stay 5-40 min, and phones of neighbours outside the gate (0-3 per window,
+a third of them Bluezone) leaking into the counts.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -52,6 +54,7 @@ def simulate_district(
         dwell = None
         if blind and kind != "office":
             dwell = rng.uniform(300, 2400)
+        leak = rng.uniform(0.0, 3.0) if blind else 0.0
         entry: dict[str, Any] = {"id": sid, "name": f"{kind} {i} {name}", "type": kind,
                                  "district": name, "commune": f"{name} commune"}  # fmt: skip
         if not blind:  # a calibrated deployment knows the shares of its sites
@@ -67,13 +70,34 @@ def simulate_district(
             for r in visit.reports:
                 d.reports.append(
                     replace(r, node=node, site=sid, seq=len(d.reports),
-                            window_start=r.window_start + shift, headcount=head)
+                            window_start=r.window_start + shift, headcount=head,
+                            counts=_leak(r.counts, leak, rng) if leak else r.counts)
                 )  # fmt: skip
             bz, own = bz + visit.bluezone_t, own + visit.owners_t
         d.by_site[sid] = (bz, own)
         d.bluezone_t += bz
         d.owners_t += own
     return d
+
+
+def _leak(counts: Any, rate: float, rng: random.Random) -> dict[str, dict[str, int]]:
+    """Neighbours' phones outside the gate seen anyway: iPhones and Bluezone Android IDs."""
+    out = {k: dict(v) for k, v in counts.items()}
+    n = _poisson(rate, rng)
+    ios = sum(rng.random() < 0.3 for _ in range(n))
+    bz = sum(rng.random() < 1 / 3 for _ in range(n - ios))
+    out["iphone"]["all"] = out["iphone"].get("all", 0) + ios
+    out["bluezone"]["android"] = out["bluezone"].get("android", 0) + bz
+    return out
+
+
+def _poisson(lam: float, rng: random.Random) -> int:
+    k, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
 
 
 def province(seed: int, districts: int = 3, *, blind: bool = False) -> list[District]:

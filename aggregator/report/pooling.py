@@ -2,12 +2,14 @@
 
 Target population: smartphone owners present at the audited sites during the audited time,
 person-time weighted (each owner counts for the seconds they were there while a node listened).
-Every cluster (a visit, or a fixed node's UTC day) is a primary sampling unit (PSU), its site
-type is the stratum and its site's registry `weight` (default 1) the design weight. Each PSU
-contributes its headline method's Bluezone person-seconds y and smartphone-owner person-seconds
-x; the figure is R = sum w y / sum w x (Cochran 1977, 6.9; Wolter 2007, ch. 6 for the
-linearisation), with the between-PSU variance inside each stratum and, for strata of one PSU
-(no between-PSU variance exists), the within-PSU model variance (detection, ownership).
+Sites are the primary sampling units (PSUs), each site's visits (clusters: a visit, or a fixed
+node's UTC day) its secondary units, site type the stratum and the site's registry `weight`
+(default 1) the design weight. Each visit contributes its headline method's Bluezone
+person-seconds y and smartphone-owner person-seconds x; the figure is R = sum w y / sum w x
+(Cochran 1977, 6.9; Wolter 2007, ch. 6 for the linearisation) with the between-site variance of
+the linearised totals inside each stratum; a stratum with one site uses its visits as units,
+and one with a single visit its within-visit model variance (detection, ownership). The wider
+of that and the model variance of all visits gives the interval.
 """
 
 from __future__ import annotations
@@ -168,14 +170,19 @@ def _ratio(
                   for qs in by.values() for q in qs) / x_tot**2  # fmt: skip
     v_design, df = 0.0, 0
     for qs in by.values():
-        if len(qs) < 2:  # one PSU: no between-PSU variance; its model variance stands in
+        sites: dict[str, list[float]] = {}
+        for q in qs:
+            sites.setdefault(q.site, []).append(q.weight * (q.bluezone - r * q.owners) / x_tot)
+        # Sites are the primary units: a fixed node's 14 days at one market are one draw of a
+        # market, not 14. A stratum of one site falls back to that site's visits as units.
+        units = [sum(z) for z in sites.values()] if len(sites) > 1 else next(iter(sites.values()))
+        if len(units) < 2:  # one PSU: no between-PSU variance; its model variance stands in
             v_design += sum(q.weight**2 * (q.var_bluezone + r * r * q.var_owners)
                             for q in qs) / x_tot**2  # fmt: skip
             continue
-        z = [q.weight * (q.bluezone - r * q.owners) / x_tot for q in qs]
-        zbar = sum(z) / len(z)
-        v_design += len(z) / (len(z) - 1) * sum((zi - zbar) ** 2 for zi in z)
-        df += len(z) - 1
+        zbar = sum(units) / len(units)
+        v_design += len(units) / (len(units) - 1) * sum((zi - zbar) ** 2 for zi in units)
+        df += len(units) - 1
     return _interval(r, v_design, df, v_model, confidence, method, n, len(by), present, sites,
                      y_tot, x_tot)  # fmt: skip
 
