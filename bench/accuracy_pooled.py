@@ -78,12 +78,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
     print(f"  bias {100 * statistics.fmean(err):+.1f} pp, RMSE "
           f"{100 * math.sqrt(statistics.fmean(e * e for e in err)):.1f} pp, 95 % coverage "
-          f"{100 * cover / n:.1f} %, median width {100 * statistics.median(widths):.1f} pp")  # fmt: skip
+          f"{100 * cover / n:.1f} %, median width "
+          f"{100 * statistics.median(widths):.1f} pp")  # fmt: skip
     print(f"  decided against {TARGET:.0%}: {decided}/{n}; at target with truth below: "
           f"{false_at}; below target with truth at/above: {false_below}")  # fmt: skip
     for mix, xs in sorted(by_mix.items()):
-        print(f"  {mix:11s}: {len(xs)} districts, bias {100 * statistics.fmean(e for e, _ in xs):+.1f}"
-              f" pp, coverage {100 * sum(h for _, h in xs) / len(xs):.1f} %")  # fmt: skip
+        bias = 100 * statistics.fmean(e for e, _ in xs)
+        print(f"  {mix:11s}: {len(xs)} districts, bias {bias:+.1f} pp, coverage "
+              f"{100 * sum(h for _, h in xs) / len(xs):.1f} %")  # fmt: skip
     return 0
 
 

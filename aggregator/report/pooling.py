@@ -170,12 +170,13 @@ def _ratio(
                   for qs in by.values() for q in qs) / x_tot**2  # fmt: skip
     v_design, df = 0.0, 0
     for qs in by.values():
-        sites: dict[str, list[float]] = {}
+        per_site: dict[str, list[float]] = {}
         for q in qs:
-            sites.setdefault(q.site, []).append(q.weight * (q.bluezone - r * q.owners) / x_tot)
+            per_site.setdefault(q.site, []).append(q.weight * (q.bluezone - r * q.owners) / x_tot)
         # Sites are the primary units: a fixed node's 14 days at one market are one draw of a
         # market, not 14. A stratum of one site falls back to that site's visits as units.
-        units = [sum(z) for z in sites.values()] if len(sites) > 1 else next(iter(sites.values()))
+        zs = list(per_site.values())
+        units = [sum(z) for z in zs] if len(zs) > 1 else zs[0]
         if len(units) < 2:  # one PSU: no between-PSU variance; its model variance stands in
             v_design += sum(q.weight**2 * (q.var_bluezone + r * r * q.var_owners)
                             for q in qs) / x_tot**2  # fmt: skip
