@@ -33,7 +33,7 @@ _T: Final[dict[str, tuple[str, str]]] = {
     "more_visits": ("Cần thêm lượt", "More visits"),
     "psus": ("Lượt khảo sát", "Visits"),
     "note": ("Ghi chú", "Note"),
-    "mixed": ("gộp (theo số người + mẫu số BLE)", "pooled (head-count + BLE-denominator)"),
+    "mixed": ("gộp (theo số người + nội bộ iOS)", "pooled (head-count + iOS-internal)"),
     "at_target": ("đạt mục tiêu", "at target"),
     "below_target": ("chưa đạt mục tiêu", "below target"),
     "cannot_tell": ("chưa kết luận được", "cannot tell yet"),
@@ -50,9 +50,10 @@ _T: Final[dict[str, tuple[str, str]]] = {
     "population": (
         "Tỷ lệ ước lượng cho: người có điện thoại thông minh có mặt tại các địa điểm được khảo "
         "sát trong thời gian máy quét hoạt động, tính theo thời gian có mặt; gộp mọi loại địa "
-        "điểm (lượt khảo sát là đơn vị, loại địa điểm là tầng).",
+        "điểm (địa điểm là đơn vị mẫu, lượt khảo sát là đơn vị cấp hai, loại địa điểm là tầng).",
         "Figures estimate: smartphone owners present at the audited sites while a node listened, "
-        "person-time weighted; all site types pooled (visits as units, site type as strata).",
+        "person-time weighted; all site types pooled (sites as primary units, their visits as "
+        "secondary units, site type as strata).",
     ),
     "post_stratified": (
         "Huyện/tỉnh có dân số theo sổ đăng ký: tỷ lệ được hậu phân tầng theo loại địa điểm.",

@@ -59,7 +59,7 @@ def test_singleton_stratum_keeps_its_model_variance() -> None:
 
 def test_post_stratified_weights_strata_by_registry_population() -> None:
     a = ClusterPair("o", "office", "headcount", 80.0, 100.0, 1.0, 1.0, 1.0)
-    b = ClusterPair("m", "market", "ble_denominator", 10.0, 100.0, 1.0, 1.0, 1.0)
+    b = ClusterPair("m", "market", "ios_internal", 10.0, 100.0, 1.0, 1.0, 1.0)
     plain = pooled_ratio([a, b])
     post = pooled_ratio([a, b], population={"office": 100.0, "market": 900.0})
     assert plain.value == pytest.approx(0.45)
