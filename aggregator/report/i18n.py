@@ -135,6 +135,10 @@ _T: Final[dict[str, tuple[str, str]]] = {
         "dự kiến đạt ngày {date}, trễ hạn {deadline}",
         "projected {date}, after the deadline {deadline}",
     ),
+    "too_slow": (
+        "tăng quá chậm: hơn 10 năm mới đạt mục tiêu",
+        "rising too slowly: over 10 years to the target",
+    ),
     "not_rising": ("không tăng, không dự kiến được ngày đạt", "not rising, no projected date"),
     "not_enough_data": ("chưa đủ số ngày để tính xu hướng", "too few days for a trend"),
     "params": ("Tham số (giá trị và nguồn)", "Parameters (value and source)"),

@@ -64,7 +64,7 @@ def trend_line(data: ReportData, lang: str) -> str:
     if tr.projected:
         dl = "-" if ts.deadline is None else ts.deadline.isoformat()
         status = t(tr.status, lang, date=tr.projected.isoformat(), deadline=dl)
-    elif tr.status in ("not_rising", "not_enough_data"):
+    elif tr.status in ("not_rising", "not_enough_data", "too_slow"):
         status = t("no_projection", lang, why=t(tr.status, lang))
     else:
         status = t(tr.status, lang)
