@@ -9,8 +9,10 @@ stays text (openpyxl would otherwise store a string starting with '=' as a formu
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
@@ -22,7 +24,6 @@ from aggregator.report.summary import plan_cells, plan_head, summary_lines
 from aggregator.report.tables import ReportData, Row
 from aggregator.report.text import col_title, key_label, record
 from scanner.estimation.estimate import METHODS
-from scanner.wire.schema import iso_utc
 
 PCT = "0.0%"
 _PCT_KEYS = ("adoption", "adoption_low", "adoption_high",
@@ -50,8 +51,13 @@ def write_xlsx(data: ReportData, path: Path, lang: str = "vi") -> None:
     _table(wb.create_sheet(names[3]), plan_head(lang), [plan_cells(p, lang) for p in data.plan])
     heads = ["node", "site", "windows", "excl_clock", "excl_coverage", "scanned_share",
              "restarts", "first", "last", "mode"]  # fmt: skip
+    tz = ZoneInfo(data.options.tz)
+
+    def local(epoch: object) -> str:
+        return datetime.fromtimestamp(int(str(epoch)), tz).strftime("%Y-%m-%d %H:%M")
+
     nodes = [[n[0], n[1], n[2], n[3], n[4], round(float(n[5] or 0), 4), n[6],
-              iso_utc(int(n[7])), iso_utc(int(n[8])), n[9]] for n in data.nodes]  # fmt: skip
+              local(n[7]), local(n[8]), n[9]] for n in data.nodes]  # fmt: skip
     sheet = wb.create_sheet(names[4])
     _table(sheet, [t(h, lang) for h in heads], nodes)
     for row in sheet.iter_rows(min_row=2, min_col=6, max_col=6):
