@@ -80,6 +80,9 @@ def demo(
     except TimeoutError as exc:
         raise click.ClickException(f"the broker did not answer: {broker or 'embedded'}") from exc
     click.echo(result.report_text)
+    click.echo("Pooled district and province figures against the simulation's truth (same "
+               "population: smartphone owners present, person-time weighted):")  # fmt: skip
+    click.echo(result.pooled_text + "\n")
     click.echo("Ground truth of the simulation (what the estimates above should find):")
     click.echo(result.truth_text)
     click.echo(

@@ -26,6 +26,16 @@ def _by(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) ->
     return tuple(dict.fromkeys(keys))
 
 
+def _tz(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise click.BadParameter(f"unknown time zone {name!r}", param_hint="--tz") from exc
+    return name
+
+
 def _day(value: datetime | None) -> date | None:
     return None if value is None else value.date()
 
@@ -85,6 +95,20 @@ def _day(value: datetime | None) -> date | None:
     default=None,
     help="Site registry (YAML; default: none, every site reported as unregistered).",
 )
+@click.option(
+    "--tz",
+    default="Asia/Ho_Chi_Minh",
+    show_default=True,
+    help="Time zone of --by day/hour labels (IANA name).",
+)
+@click.option(
+    "--k-min",
+    "k_min",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Suppress figures resting on fewer smartphone owners (small-cell rule).",
+)
 @click.option("--params", "params_path",
               type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Estimation parameters (default: the packaged estimation.yaml).")  # fmt: skip
@@ -92,7 +116,7 @@ def report(
     db_path: str, by: tuple[str, ...], since: datetime | None, until: datetime | None,
     sites: tuple[str, ...], districts: tuple[str, ...], target: float | None,
     deadline: datetime | None, fmt: str, lang: str | None, out: Path | None,
-    sites_file: Path | None, params_path: Path | None,
+    sites_file: Path | None, tz: str, k_min: int, params_path: Path | None,
 ) -> None:  # fmt: skip
     """Adoption by site, type, district, commune, day or hour, with 95 % intervals."""
     from aggregator.store import is_url, open_store  # opens sqlite3/psycopg only when needed
@@ -117,7 +141,7 @@ def report(
     lo, hi = day_bounds(_day(since), _day(until))
     options = ReportOptions(
         by=by, since=lo, until=hi, sites=sites, districts=districts,
-        target=target, deadline=_day(deadline),
+        target=target, deadline=_day(deadline), tz=_tz(tz), k_min=k_min,
     )  # fmt: skip
     store = open_store(db_path)
     try:
@@ -141,6 +165,7 @@ def report(
 
 def _render(data: object, fmt: str, lang: str) -> str:
     from aggregator.report import text as report_text
+    from aggregator.report.summary import to_table
     from aggregator.report.tables import ReportData
 
     assert isinstance(data, ReportData)
@@ -149,10 +174,10 @@ def _render(data: object, fmt: str, lang: str) -> str:
 
         return to_html(data, lang)
     if fmt == "csv":
-        return report_text.to_csv(data)
+        return report_text.to_csv(data, lang)
     if fmt == "json":
-        return report_text.to_json(data)
-    return report_text.to_table(data, lang)
+        return report_text.to_json(data, lang)
+    return to_table(data, lang)
 
 
 if __name__ == "__main__":
