@@ -15,7 +15,10 @@ from typing import Any
 
 import click
 
-from scanner.cli.config import config_callback
+from aggregator.errors import AggregatorError
+from scanner.clikit.config import config_callback_for
+from scanner.clikit.types import LazyGroup
+from scanner.errors import ScannerError
 
 ENV_PREFIX = "BZAUDIT"
 DEFAULT_DB = "bzaudit.sqlite3"
@@ -24,7 +27,9 @@ DEFAULT_DB = "bzaudit.sqlite3"
 def _config_option(f: Any) -> Any:
     return click.option(
         "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-        callback=config_callback, help="YAML file whose keys are these option names.",
+        callback=config_callback_for("aggregator"),
+        help="YAML file whose keys are these option names (default: the first of "
+        "$XDG_CONFIG_HOME/bluezone-audit/aggregator.yaml, /etc/bluezone-audit/aggregator.yaml).",
     )(f)  # fmt: skip
 
 
@@ -42,19 +47,16 @@ def _keys_option(f: Any) -> Any:
     )(f)  # fmt: skip
 
 
-class _Group(click.Group):
-    """Reports the aggregator's own errors (`AggregatorError`) once, as a message and exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from aggregator.errors import AggregatorError
-
-        try:
-            return super().invoke(ctx)
-        except AggregatorError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-
-@click.group(cls=_Group, context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "demo": "aggregator.cli.demo:demo",
+        "report": "aggregator.cli.report:report",
+        "sites": "aggregator.cli.sites:sites",
+    },
+    errors=(AggregatorError, ScannerError),
+    context_settings={"auto_envvar_prefix": ENV_PREFIX},
+)
 @_config_option
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 @click.version_option(package_name="bluezone-audit", prog_name="bzagg")
@@ -158,19 +160,6 @@ def nodes(db: str, as_json: bool) -> None:
         return
     click.echo(format_table(NODE_HEADER, rows))
 
-
-def _register() -> None:
-    # Other areas' commands; each imports its heavy dependencies only when run.
-    from aggregator.cli.demo import demo
-    from aggregator.cli.report import report
-    from aggregator.cli.sites import sites
-
-    main.add_command(demo)
-    main.add_command(report)
-    main.add_command(sites)
-
-
-_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

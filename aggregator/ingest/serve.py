@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from aggregator.errors import AggregatorError
 from aggregator.ingest.subscribe import IngestStats, Subscriber, ingest_batch
 from aggregator.store import open_store
 from aggregator.store.rows import iter_batches
@@ -25,7 +26,7 @@ from scanner.wire.schema import iso_utc
 log = logging.getLogger(__name__)
 
 
-class KeysError(ValueError):
+class KeysError(AggregatorError, ValueError):
     """A signing-keys file that cannot be used."""
 
 
@@ -155,8 +156,6 @@ def node_table(db: str | Path) -> list[tuple[Any, ...]]:
 
 
 def format_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
-    cells = [header, *[tuple(str(c) for c in r) for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
-    )
+    from aggregator.report.columns import align
+
+    return align([header, *[tuple(str(c) for c in r) for r in rows]])

@@ -29,8 +29,8 @@ def png_base64(fig: Figure) -> str:
 def _points(rows: list[Row]) -> tuple[list[str], list[float], list[float], list[float]]:
     labels, vals, lo, hi = [], [], [], []
     for r in rows:
-        e = r.best
-        if e.value is None or e.low is None or e.high is None:
+        e = r.pooled  # the headline, as in the tables
+        if r.suppressed or e.value is None or e.low is None or e.high is None:
             continue
         labels.append(r.keys[0] if r.keys else "")
         vals.append(100 * e.value)

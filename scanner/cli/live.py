@@ -29,7 +29,9 @@ def run_live_cli(kw: dict[str, Any]) -> None:
     opts = RunOptions.from_cli(kw)
     from scanner.node.delivery import Delivery, DeliveryConfigError, delivery_options_from_cli
 
-    view = LiveView(sys.stdout, as_json=kw["as_json"])
+    # A visit (a set duration or a head count) keeps its windows for the end-of-visit estimate.
+    visit = kw.get("duration") is not None or kw.get("headcount") is not None
+    view = LiveView(sys.stdout, as_json=kw["as_json"], keep_reports=visit)
     # A live visit always keeps an outbox (unless --dry-run): with no broker the inspector carries
     # it back for `bzagg ingest`; with one, windows wait there until the broker acknowledges.
     try:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from scanner.errors import ScannerError
 from scanner.wire.schema import SLOT_SECONDS
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def random_salt() -> bytes:
     return os.urandom(32)
 
 
-class WindowError(ValueError):
+class WindowError(ScannerError, ValueError):
     """A counter configured in a way that breaks slot alignment."""
 
 
@@ -131,7 +132,7 @@ class WindowCounter:
         """Scanning paused at `t`: the seconds until the next start do not count as covered."""
         closed = self.advance(t)
         if self._scanning_since is not None:
-            self._scanned += max(0.0, t - max(self._scanning_since, float(self._start or 0)))
+            self._add_scanned(t, float(self._start or 0))
             self._scanning_since = None
         return closed
 
@@ -188,7 +189,7 @@ class WindowCounter:
         if self._start is None:
             return closed
         if t is not None and self._scanning_since is not None:
-            self._scanned += max(0.0, min(t, end) - max(self._scanning_since, float(self._start)))
+            self._add_scanned(min(t, end), float(self._start))
             self._scanning_since = None
         closed.append(self._close_current(None))
         self._start = None
@@ -197,6 +198,11 @@ class WindowCounter:
             self._slot_keys = None
             self._slot_start = None
         return closed
+
+    def _add_scanned(self, until: float, window_start: float) -> None:
+        # Listening since `_scanning_since` (or the window's start, if later) up to `until`.
+        assert self._scanning_since is not None
+        self._scanned += max(0.0, until - max(self._scanning_since, window_start))
 
     def _open(self, start: int) -> None:
         self._start = start
@@ -216,7 +222,7 @@ class WindowCounter:
         slot_keys = self._slot_keys
         assert start is not None and keys is not None and slot_keys is not None
         if end is not None and self._scanning_since is not None:
-            self._scanned += max(0.0, end - max(self._scanning_since, float(start)))
+            self._add_scanned(end, float(start))
         rolling = sorted(self._rolling_strata)
         slot = slot_keys.counts(rolling)
         slot = {

@@ -68,6 +68,7 @@ def build_pipeline(
     clock_synced: bool | None = None,
     next_seq: Callable[[], int] | None = None,
     outbox_dropped: Callable[[], int] | None = None,
+    keep_reports: bool = False,
 ) -> Pipeline:
     classifier = Classifier(load_signatures(opts.signatures))
 
@@ -86,7 +87,7 @@ def build_pipeline(
         headcount=opts.headcount,
         next_seq=next_seq,
         outbox_dropped=outbox_dropped,
-        keep_reports=True,
+        keep_reports=keep_reports,
     )
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
+from scanner.errors import ScannerError
+
 SCHEMA_VERSION: Final = 1
 TOPIC_ROOT: Final = "bzaudit/v1"
 MAX_PAYLOAD_BYTES: Final = 16_384
@@ -27,7 +29,7 @@ _ISO_RE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]
 _MAX_NAMES: Final = 16
 
 
-class SchemaError(ValueError):
+class SchemaError(ScannerError, ValueError):
     """A payload or report that breaks the v1 wire contract; `reason` is short and stable."""
 
     def __init__(self, reason: str, detail: str = "") -> None:

@@ -26,7 +26,7 @@ def run(db: Path | str, *args: str) -> str:
         report, ["--db", str(db), "--sites-file", str(SITES), "--params", str(PARAMS), *args]
     )
     assert res.exit_code == 0, res.output
-    return res.output
+    return res.stdout  # the "files used" line goes to stderr
 
 
 def check_golden(name: str, text: str) -> None:
@@ -64,6 +64,13 @@ def test_sql_cluster_sums_equal_node_side_sums(tmp_path: Path) -> None:
         ("report-type-day.csv", ["--by", "type,day", "--format", "csv"]),
         ("report-site.json", ["--by", "site", "--format", "json", "--target", "0.5"]),
         ("report-district-vi.txt", ["--by", "district", "--lang", "vi"]),
+        ("report-site-vi.txt", ["--by", "site", "--lang", "vi", "--target", "0.5"]),
+        ("report-type-day-vi.csv", ["--by", "type,day", "--format", "csv", "--lang", "vi"]),
+        (
+            "report-site-vi.json",
+            ["--by", "site", "--format", "json", "--target", "0.5", "--lang", "vi"],
+        ),
+        ("report-hour.csv", ["--by", "site,hour", "--format", "csv", "--target", "0.5"]),
     ],
 )
 def test_golden_outputs(seeded_db: Path, name: str, args: list[str]) -> None:
@@ -99,6 +106,8 @@ def test_filters_by_site_district_and_dates(seeded_db: Path) -> None:
 
 def test_by_hour_and_bad_by(seeded_db: Path) -> None:
     out = json.loads(run(seeded_db, "--by", "hour", "--format", "json"))
+    assert {r["keys"]["hour"] for r in out["rows"]} == {"08"}  # 01:00 UTC, Vietnam time
+    out = json.loads(run(seeded_db, "--by", "hour", "--tz", "UTC", "--format", "json"))
     assert {r["keys"]["hour"] for r in out["rows"]} == {"01"}
     res = CliRunner().invoke(report, ["--db", str(seeded_db), "--by", "province"])
     assert res.exit_code == 2 and "choose from" in res.output

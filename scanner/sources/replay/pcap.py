@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final
 
+from scanner.errors import ScannerError
 from scanner.sources.replay import formats as cf
 from scanner.sources.replay.fast_pcap import pcap_ll_loop
 from scanner.sources.replay.frames import (
@@ -36,7 +37,7 @@ _MAX_RECORD: Final = 65535 + 8  # no supported link type carries frames this lar
 U32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
 
 
-class ReplayError(OSError):
+class ReplayError(ScannerError, OSError):
     """A file that is not a capture this reader knows, or cannot be read at all."""
 
 
