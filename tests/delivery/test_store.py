@@ -190,10 +190,10 @@ def test_postgres_url_through_the_cli(postgres: Postgres, tmp_path: Path) -> Non
     store.close()
     res = CliRunner().invoke(main, ["nodes", "--store", url, "--json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["windows"] == 3
+    assert json.loads(res.stdout)["windows"] == 3
     res = CliRunner().invoke(main, ["report", "--db", url, "--format", "json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["total"]["windows"] == 3
+    assert json.loads(res.stdout)["total"]["windows"] == 3
     dead = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
     res = CliRunner().invoke(main, ["nodes", "--db", dead])
     assert res.exit_code == 1 and "cannot open the store" in res.output
