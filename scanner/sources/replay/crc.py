@@ -84,16 +84,18 @@ def ble_crc24(pdu: bytes) -> bytes:
 class CrcCheck:
     """Verifies PDU + CRC frames, remembering the good ones (bounded; dropped with the reader)."""
 
-    __slots__ = ("_good", "crc")
+    __slots__ = ("absent", "crc", "good", "verified")
 
     def __init__(self, crc: Callable[[bytes], int] = crc24) -> None:
         self.crc = crc
         # Good frames only: a corrupted frame never enters, so a hit is always a valid CRC.
-        self._good: set[bytes] = set()
+        self.good: set[bytes] = set()
+        self.verified = 0  # frames whose CRC was verified here (the callers count)
+        self.absent = 0  # frames that came without their CRC: accepted unchecked
 
     def ok(self, frame: bytes) -> bool:
         """True when `frame` (PDU header, payload, 3 CRC bytes) has a valid CRC."""
-        good = self._good
+        good = self.good
         if frame in good:
             return True
         if self.crc(frame):
