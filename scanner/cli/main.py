@@ -191,6 +191,7 @@ def _run_replay(kw: dict[str, Any]) -> None:
         build_pipeline,
         default_sinks,
         replay_file,
+        summary_caveats,
         summary_text,
     )
 
@@ -212,6 +213,8 @@ def _run_replay(kw: dict[str, Any]) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot read {kw['replay']}: {exc}") from exc
     click.echo(summary_text(result), err=kw["as_json"])
+    for line in summary_caveats(result):
+        click.echo(f"bzscan: {line}", err=True)
     if kw["headcount"] is not None and result.summary.reports:
         # A replayed inspector visit gets the same end-of-visit estimate as a live one.
         from scanner.estimation.estimate import visit_summary

@@ -187,7 +187,7 @@ def _notice(text: str) -> None:
 
 
 def summary_text(result: ReplayResult) -> str:
-    """The end-of-replay summary line, then one line per caveat (no RSSI, no CRC)."""
+    """The end-of-replay summary line (numbers only)."""
     s, st = result.summary, result.stats
     rate = s.adverts / result.elapsed_s if result.elapsed_s > 0 else 0.0
     parts = [
@@ -205,7 +205,13 @@ def summary_text(result: ReplayResult) -> str:
         parts.append(f"CRC-24 verified here {st.crc_verified}")
     if getattr(st, "truncated", False):
         parts.append("file truncated")
-    lines = ["; ".join(parts)]
+    return "; ".join(parts)
+
+
+def summary_caveats(result: ReplayResult) -> list[str]:
+    """One line per thing the replay could not do: apply the RSSI gate, check CRCs."""
+    s, st = result.summary, result.stats
+    lines = []
     missing = getattr(st, "rssi_missing", 0)
     if missing:
         lines.append(
@@ -214,7 +220,7 @@ def summary_text(result: ReplayResult) -> str:
         )
     if getattr(st, "crc_absent", 0):
         lines.append(f"{st.crc_absent} frames without CRC: {MSG_NO_CRC}")
-    return "\n".join(lines)
+    return lines
 
 
 def default_sinks(opts: RunOptions, out: TextIO | None = None) -> list[Sink]:

@@ -18,7 +18,9 @@ from scanner.ble.advert import PduKind, RawAdvert
 from scanner.sources.replay.encode import le_phdr, ll_packet, nordic_header
 from scanner.sources.replay.write import SCAN_RSP_DELAY_S, CaptureWriter
 
-Where = Literal["adva", "data", "crc"]
+Where = Literal["adva", "data", "crc", "ad_length"]
+# tshark checks the CRC after dissecting the AD structures, so a flipped AD length (a malformed
+# packet to it) never reaches its CRC check: "ad_length" flips are left out where tshark counts.
 WHERE: tuple[Where, ...] = ("adva", "data", "crc")
 
 
@@ -47,13 +49,27 @@ def packets(adverts: Sequence[RawAdvert]) -> list[Packet]:
     return out
 
 
+def _ad_bytes(ll: bytes, lengths: bool) -> list[int]:
+    """Offsets in `ll` of the AD structures' value bytes (or of their length bytes)."""
+    out: list[int] = []
+    i, end = 12, len(ll) - 3
+    while i < end and ll[i] and i + 1 + ll[i] <= end:
+        out += [i] if lengths else list(range(i + 2, i + 1 + ll[i]))
+        i += 1 + ll[i]
+    return out
+
+
 def flip(ll: bytes, where: Where, rng: random.Random) -> bytes:
-    """`ll` (access address, PDU, CRC) with one bit flipped in the AdvA, the AD data or the CRC."""
+    """`ll` (access address, PDU, CRC) with one bit flipped in the AdvA, an AD value, the CRC
+    or an AD length byte."""
     n = len(ll)
-    lo, hi = {"adva": (6, 12), "data": (12, n - 3), "crc": (n - 3, n)}[where]
-    if hi <= lo:  # no AD data in this PDU: flip the AdvA instead
-        lo, hi = 6, 12
-    i = rng.randrange(lo, hi)
+    spots = {
+        "adva": list(range(6, 12)),
+        "data": _ad_bytes(ll, False),
+        "ad_length": _ad_bytes(ll, True),
+        "crc": list(range(n - 3, n)),
+    }[where] or list(range(6, 12))  # no AD data in this PDU: flip the AdvA instead
+    i = rng.choice(spots)
     out = bytearray(ll)
     out[i] ^= 1 << rng.randrange(8)
     return bytes(out)
@@ -99,7 +115,7 @@ def write_flipped(
             w.write_frame(p.t, frame)
 
 
-def choose(n: int, share: float, seed: int = 2) -> dict[int, Where]:
+def choose(n: int, share: float, seed: int = 2, where: Sequence[Where] = WHERE) -> dict[int, Where]:
     """About `share` of `n` packet indexes, each with a place for its flipped bit."""
     rng = random.Random(seed)
-    return {i: rng.choice(WHERE) for i in range(n) if rng.random() < share}
+    return {i: rng.choice(where) for i in range(n) if rng.random() < share}

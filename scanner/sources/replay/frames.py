@@ -96,13 +96,18 @@ def decode_adv_pdu(
     if p + plen > end:
         return CORRUPT  # the PDU itself must be whole
     if crc is not None:
+        # The link types put the CRC in the frame's last 3 bytes. A frame exactly 3 bytes short
+        # comes from a sniffer that strips it (no single bit error in the length makes one);
+        # any other disagreement between length and frame is damage.
         stop = p + plen + 3
-        if stop > end:
-            crc.absent += 1
-        elif crc.ok(buf[off + 4 : stop]):
+        if stop == end:
+            if not crc.ok(buf[off + 4 : stop]):
+                return CRC_FAILED
             crc.verified += 1
+        elif p + plen == end:
+            crc.absent += 1
         else:
-            return CRC_FAILED
+            return CORRUPT
     kind = LL_PDU_KIND[h0 & 0x0F]
     if kind is None:
         return NOT_ADVERT  # SCAN_REQ, CONNECT_IND, extended advertising headers
