@@ -96,6 +96,12 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option("--realtime/--fast", default=False, help="Pace a replay like the original capture.")
 @click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Live: also write every advert (with addresses!) to FILE (pcapng, or JSONL by suffix).",
+)
+@click.option(
     "--mode",
     type=click.Choice(["active", "passive"]),
     default="active",
@@ -176,6 +182,8 @@ def main(ctx: click.Context, /, **kw: Any) -> None:
     ctx.obj = kw
     if ctx.invoked_subcommand is not None:
         return
+    if kw["replay"] is not None and kw["record"] is not None:
+        raise click.UsageError("--record records a live scan; it cannot be used with --replay")
     if kw["replay"] is None:
         # Imported here so that a replay never imports bleak.
         from scanner.cli.live import run_live_cli
