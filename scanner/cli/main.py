@@ -17,6 +17,7 @@ from scanner.cli.types import DURATION, LazyGroup
 from scanner.wire.schema import SLOT_SECONDS, SchemaError, check_id
 
 ENV_PREFIX = "BZAUDIT"
+_CHATTY_LIBRARIES = ("bleak", "dbus_fast")
 
 
 def _window(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -179,6 +180,10 @@ def main(ctx: click.Context, /, **kw: Any) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # bleak and dbus-fast log every D-Bus signal at DEBUG, addresses and advert bytes included:
+    # -v must never put an identifier in a log (docs/architecture.md §5).
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     ctx.obj = kw
     if ctx.invoked_subcommand is not None:
         return
