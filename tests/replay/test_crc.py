@@ -211,3 +211,25 @@ def test_a_capture_without_rssi_says_so_at_start_in_the_summary_and_in_every_win
     r = CliRunner().invoke(main, ["--replay", str(nrf), "--json", "--node", "n1", "--site", "s1"])
     assert "no RSSI" not in r.stderr and "rssi_available" not in r.stdout
     assert "crc_failed" not in r.stdout
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+async def test_bzscan_replay_puts_each_drop_in_its_own_window(
+    tmp_path: Path, realtime: bool
+) -> None:
+    """Drops on both sides of a window boundary, in one batch: each counts where it happened."""
+    from scanner.node.run_replay import RunOptions, build_pipeline, replay_file
+
+    adverts = ads.scene(t0=ads.ROTATION - 1, seconds=2).adverts
+    pkts = packets(adverts)
+    corrupt = {i: WHERE[i % 3] for i in range(0, len(pkts), 2)}
+    path = tmp_path / "edge.pcap"
+    write_flipped(path, pkts, corrupt, linktype=256)
+    reports: list[WindowReport] = []
+    opts = RunOptions(node="n1", site="s1", replay=path, realtime=realtime, progress=False)
+    pipeline = build_pipeline(opts, [reports.append], mode="replay")
+    result = await replay_file(pipeline, path, opts)
+    before = sum(1 for i in corrupt if pkts[i].t < ads.ROTATION)
+    assert 0 < before < len(corrupt)
+    assert [r.health.crc_failed for r in reports] == [before, len(corrupt) - before]
+    assert result.stats.crc_failed == result.summary.crc_failed == len(corrupt)
