@@ -184,3 +184,32 @@ def test_tshark_ek_output_replays_like_the_capture(
     assert [r[0] for r in got] == pytest.approx([r[0] for r in want], abs=1e-6)
     assert s2.format == "jsonl" and s2.records == s1.records and s2.skipped_corrupt == 0
     assert s2.scan_responses_merged == s1.scan_responses_merged > 0
+
+
+def test_tshark_reads_a_record_like_we_do(tmp_path: Path, scene_adverts: list[object]) -> None:
+    """A `bzscan --record` pcapng (HCI extended advertising reports) opens in Wireshark."""
+    from scanner.ble.adparse import parse_ad
+    from scanner.ble.advert import Advert
+    from scanner.sources.replay.record import Recorder
+
+    tshark = _tool("tshark")
+    path = tmp_path / "visit.pcapng"
+    with Recorder(path) as rec:
+        for a in scene_adverts:
+            f = parse_ad(a.adv, a.scan_rsp)  # type: ignore[attr-defined]
+            rec.write(Advert(a.t, a.address, a.rssi_dbm, f.local_name, f.manufacturer_data,  # type: ignore[attr-defined]
+                             f.service_data, f.service_uuids, f.tx_power))  # fmt: skip
+    fields = ["bthci_evt.bd_addr", "bthci_evt.rssi", "btcommon.eir_ad.entry.company_id",
+              "_ws.malformed", "frame.time_epoch"]  # fmt: skip
+    cmd = [tshark, "-r", str(path), "-T", "fields", "-E", "separator=|", "-E", "occurrence=a",
+           "-E", "aggregator=,"] + [a for f in fields for a in ("-e", f)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+    lines = res.stdout.splitlines()
+    ours = [r for b in iter_batches(path) for r in b]
+    assert len(lines) == len(ours) == rec.adverts > 100
+    for line, (t, address, rssi, adv, _rsp, _pdu) in zip(lines, ours, strict=True):
+        addr, their_rssi, comp, malformed, epoch = line.split("|")
+        assert (addr, int(their_rssi), malformed) == (address.lower(), rssi, "")
+        assert _ints(comp) == [c for ad_type, d in iter_ad(adv) if ad_type == 0xFF
+                               for c in [d[0] | d[1] << 8]]  # fmt: skip
+        assert float(epoch) == pytest.approx(t, abs=1e-6)
