@@ -18,6 +18,7 @@ from scanner.errors import ScannerError
 from scanner.wire.schema import SLOT_SECONDS, SchemaError, check_id
 
 ENV_PREFIX = "BZAUDIT"
+_CHATTY_LIBRARIES = ("bleak", "dbus_fast")
 
 
 def _window(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -105,6 +106,12 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 )
 @click.option("--realtime/--fast", default=False, help="Pace a replay like the original capture.")
 @click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Live: also write every advert (with addresses!) to FILE (pcapng, or JSONL by suffix).",
+)
+@click.option(
     "--mode",
     type=click.Choice(["active", "passive"]),
     default="active",
@@ -182,9 +189,15 @@ def main(ctx: click.Context, /, **kw: Any) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # bleak and dbus-fast log every D-Bus signal at DEBUG, addresses and advert bytes included:
+    # -v must never put an identifier in a log (docs/architecture.md §5).
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     ctx.obj = kw
     if ctx.invoked_subcommand is not None:
         return
+    if kw["replay"] is not None and kw["record"] is not None:
+        raise click.UsageError("--record records a live scan; it cannot be used with --replay")
     if kw["replay"] is None:
         missing = [f"--{k}" for k in ("site", "node") if kw[k] is None]
         if missing:
@@ -209,6 +222,7 @@ def _run_replay(kw: dict[str, Any]) -> None:
         build_pipeline,
         default_sinks,
         replay_file,
+        summary_caveats,
         summary_text,
     )
 
@@ -237,6 +251,8 @@ def _run_replay(kw: dict[str, Any]) -> None:
     if legend is not None:
         click.echo(legend)
     click.echo(summary_text(result), err=kw["as_json"])
+    for line in summary_caveats(result):
+        click.echo(f"bzscan: {line}", err=True)
     if kw["headcount"] is not None and result.summary.reports:
         # A replayed inspector visit gets the same end-of-visit estimate as a live one.
         from scanner.estimation.estimate import visit_summary

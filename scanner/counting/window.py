@@ -40,6 +40,8 @@ class WindowCounts:
     below_gate: int
     malformed: int
     scanned_s: float
+    crc_failed: int = 0  # frames a replay dropped in this window because their CRC failed
+    rssi_missing: int = 0  # adverts without RSSI: the gate could not judge them
 
 
 class _KeySet:
@@ -114,6 +116,8 @@ class WindowCounter:
         self._adverts = 0
         self._below_gate = 0
         self._malformed = 0
+        self._crc_failed = 0
+        self._rssi_missing = 0
         self._scanning_since: float | None = None
         self._scanned = 0.0
 
@@ -142,6 +146,8 @@ class WindowCounter:
         """Count one advert's sightings at time `t`; returns any windows that closed before `t`."""
         closed = self.advance(t) if self._start is None or t >= self._start + self.window_s else []
         self._adverts += 1
+        if rssi_dbm is None:
+            self._rssi_missing += 1
         if self.rssi_min_dbm > RSSI_GATE_OFF and (rssi_dbm is None or rssi_dbm < self.rssi_min_dbm):
             self._below_gate += 1
             return closed
@@ -166,6 +172,12 @@ class WindowCounter:
 
     def note_malformed(self, n: int = 1) -> None:
         self._malformed += n
+
+    def note_crc_failed(self, t: float) -> list[WindowCounts]:
+        """A frame at `t` failed its CRC; returns any windows that closed before `t`."""
+        closed = self.advance(t) if self._start is None or t >= self._start + self.window_s else []
+        self._crc_failed += 1
+        return closed
 
     def advance(self, t: float) -> list[WindowCounts]:
         """Close every window that ends at or before `t`, empty ones included."""
@@ -214,6 +226,7 @@ class WindowCounter:
             self._slot_start = slot_start
             self._slot_keys = _KeySet(self._salt_factory())
         self._adverts = self._below_gate = self._malformed = 0
+        self._crc_failed = self._rssi_missing = 0
         self._scanned = 0.0
 
     def _close_current(self, end: int | None) -> WindowCounts:
@@ -238,6 +251,8 @@ class WindowCounter:
             below_gate=self._below_gate,
             malformed=self._malformed,
             scanned_s=min(float(self.window_s), round(self._scanned, 3)),
+            crc_failed=self._crc_failed,
+            rssi_missing=self._rssi_missing,
         )
         keys.forget()
         self._keys = None

@@ -14,6 +14,7 @@ from scanner.counting.pipeline import Pipeline, RunSummary
 from scanner.sources.live.bleak_scan import Clock, LiveSource, ScanError
 
 if TYPE_CHECKING:
+    from scanner.ble.advert import Advert
     from scanner.ble.classify import Classifier
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,15 @@ async def run_live(
     watchdog_s: float = DEFAULT_WATCHDOG_SECONDS,
     on_status: StatusHook | None = None,
     stop: asyncio.Event | None = None,
+    record: Callable[[Advert], None] | None = None,
 ) -> RunSummary:
     """Scan until `duration_s` (virtual or real, per `clock`) or `stop`; returns the run summary.
 
     Raises ScanError when scanning cannot start. Windows close on time even when nothing is heard.
+    `record`, when given, sees every advert just before the pipeline does (`bzscan --record`).
     """
+    feed = pipeline.feed if record is None else _tee(record, pipeline.feed)
+
     await source.start()
     if source.adapter and pipeline.identity.adapter != source.adapter:
         # The adapter bleak really uses (the default one when none was named) goes into health.
@@ -64,7 +69,7 @@ async def run_live(
     t0 = clock.now()
     status = LiveStatus(t0, duration_s, source.mode, source.adapter)
     pipeline.start(t0)
-    feeder = asyncio.get_running_loop().create_task(_feed(pipeline, source, status))
+    feeder = asyncio.get_running_loop().create_task(_feed(feed, source, status))
     window_s = pipeline.counter.window_s
     window = int(t0 // window_s)
     last_heard = t0
@@ -82,7 +87,7 @@ async def run_live(
             await clock.sleep(nxt - now)
             now = clock.now()
             for advert in source.drain():
-                pipeline.feed(advert)
+                feed(advert)
                 status.adverts += 1
             if end is not None and now >= end:
                 break
@@ -107,7 +112,7 @@ async def run_live(
             await feeder
         now = max(now, clock.now())
         for advert in source.drain():
-            pipeline.feed(advert)
+            feed(advert)
         # A run that ends exactly on a window boundary must not report an empty trailing window.
         t_end = now - 1e-6 if now % window_s == 0 else now
         if scanning:
@@ -116,9 +121,19 @@ async def run_live(
     return pipeline.finish(t_end)
 
 
-async def _feed(pipeline: Pipeline, source: LiveSource, status: LiveStatus) -> None:
+def _tee(
+    first: Callable[[Advert], None], then: Callable[[Advert], None]
+) -> Callable[[Advert], None]:
+    def both(advert: Advert) -> None:
+        first(advert)
+        then(advert)
+
+    return both
+
+
+async def _feed(feed: Callable[[Advert], None], source: LiveSource, status: LiveStatus) -> None:
     async for advert in source:
-        pipeline.feed(advert)
+        feed(advert)
         status.adverts += 1
 
 

@@ -55,6 +55,11 @@ class Health:
     below_gate: int = 0
     malformed: int = 0
     outbox_dropped: int = 0
+    # Replayed captures: frames dropped because their CRC-24 failed (docs/protocol.md §6), and
+    # False when some advert came without RSSI, so the on-site gate could not judge it. On the
+    # wire only when they differ from these defaults.
+    crc_failed: int = 0
+    rssi_available: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +165,7 @@ def _check_health(h: Health, window_s: int) -> None:
         raise SchemaError("bad_health", "scanned_s")
     if not math.isfinite(h.scanned_s) or not 0 <= h.scanned_s <= window_s + 1e-6:
         raise SchemaError("bad_health", f"scanned_s={h.scanned_s!r} outside 0..{window_s}")
-    for name in ("adverts", "restarts", "below_gate", "malformed", "outbox_dropped"):
+    for name in ("adverts", "restarts", "below_gate", "malformed", "outbox_dropped", "crc_failed"):
         v = getattr(h, name)
         if not _is_int(v) or not 0 <= v < 2**53:
             raise SchemaError("bad_health", f"{name}={v!r}"[:80])
@@ -172,6 +177,8 @@ def _check_health(h: Health, window_s: int) -> None:
         raise SchemaError("bad_health", "adapter")
     if h.clock_synced is not None and not isinstance(h.clock_synced, bool):
         raise SchemaError("bad_health", "clock_synced")
+    if not isinstance(h.rssi_available, bool):
+        raise SchemaError("bad_health", "rssi_available")
 
 
 def _is_int(value: object) -> bool:
