@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -14,12 +16,15 @@ from scanner.ble.signatures import SignatureError
 
 
 def run_live_cli(kw: dict[str, Any]) -> None:
+    from scanner.node.clocknote import clock_note
     from scanner.node.doctor import clock_synced
     from scanner.node.liveview import LiveView
-    from scanner.node.run_live import passive_plan, run_live
+    from scanner.node.run_live import LiveStatus, passive_plan, run_live
     from scanner.node.run_replay import RunOptions, build_pipeline
+    from scanner.node.systemd import Notifier, ServiceHeartbeat
     from scanner.sources.live.bleak_scan import LiveSource, ScanError, ScanMode, SystemClock
 
+    heartbeat = ServiceHeartbeat(Notifier())  # first: it takes NOTIFY_SOCKET from the environment
     mode: ScanMode = "passive" if kw.get("mode") == "passive" else "active"
     if mode == "passive" and not sys.platform.startswith("linux"):
         raise click.UsageError(
@@ -30,6 +35,12 @@ def run_live_cli(kw: dict[str, Any]) -> None:
     from scanner.node.delivery import Delivery, DeliveryConfigError, delivery_options_from_cli
 
     view = LiveView(sys.stdout, as_json=kw["as_json"])
+    synced = clock_synced()
+    view.clock_synced = synced
+    note = clock_note(synced)
+    if note is not None:
+        # Said before the first window, not discovered at the end of the visit.
+        click.echo(f"bzscan: {note}", err=True)
     # A live visit always keeps an outbox (unless --dry-run): with no broker the inspector carries
     # it back for `bzagg ingest`; with one, windows wait there until the broker acknowledges.
     try:
@@ -43,7 +54,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
             [view.window, *([delivery.sink] if delivery else [])],
             mode=mode,
             adapter=kw.get("adapter"),
-            clock_synced=clock_synced(),
+            clock_synced=synced,
             next_seq=delivery.next_seq if delivery else None,
             outbox_dropped=delivery.dropped if delivery else None,
         )
@@ -58,6 +69,13 @@ def run_live_cli(kw: dict[str, Any]) -> None:
     source = LiveSource(
         mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=SystemClock()
     )
+
+    clock_watch = _ClockWatch(view, clock_synced)
+
+    def on_status(status: LiveStatus) -> None:
+        view.on_status(status)
+        clock_watch(status)
+        heartbeat(status)
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -75,7 +93,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
                 clock=source.clock,
                 duration_s=kw.get("duration"),
                 watchdog_s=kw.get("watchdog") or 0.0,
-                on_status=view.on_status,
+                on_status=on_status,
                 stop=stop,
             )
 
@@ -83,10 +101,36 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         asyncio.run(go())
     except ScanError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        heartbeat.stopping()
     for line in view.summary_lines(kw.get("headcount")):
         click.echo(line, err=kw["as_json"] or not view.interactive)
     if delivery is not None and delivery.unsent:
         click.echo(f"bzscan: {delivery.unsent_message()}", err=True)
+
+
+class _ClockWatch:
+    """Re-reads the clock's sync state about once a minute and says so when it changes."""
+
+    EVERY_S = 60.0
+
+    def __init__(self, view: Any, probe: Callable[[], bool | None]) -> None:
+        self.view, self.probe = view, probe
+        self._next = time.monotonic() + self.EVERY_S
+
+    def __call__(self, status: Any) -> None:
+        from scanner.node.clocknote import clock_note
+
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.EVERY_S
+        synced = self.probe()
+        if synced == self.view.clock_synced:
+            return
+        self.view.clock_synced = synced
+        note = clock_note(synced)
+        click.echo(f"bzscan: {note or 'clock now synchronised (NTP)'}", err=True)
 
 
 @click.command("doctor")
