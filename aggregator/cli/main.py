@@ -7,7 +7,6 @@ done by click's `default_map` and `auto_envvar_prefix` (docs/architecture.md §1
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
@@ -124,31 +123,15 @@ def ingest(outbox: Path, db: Path, keys: Path | None) -> None:
     )
 
 
-@main.command()
-@_db_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per node.")
-def nodes(db: Path, as_json: bool) -> None:
-    """Nodes with last seen, status, windows stored, seq gaps and rejected messages."""
-    from aggregator.ingest.serve import NODE_HEADER, format_table, node_table
-
-    if not db.exists():
-        raise click.ClickException(f"no store at {db} (run `bzagg serve` or pass --db)")
-    rows = node_table(db)
-    if as_json:
-        keys = [h.replace(" (UTC)", "").replace(" ", "_") for h in NODE_HEADER]
-        for r in rows:
-            click.echo(json.dumps(dict(zip(keys, r, strict=True))))
-        return
-    click.echo(format_table(NODE_HEADER, rows))
-
-
 def _register() -> None:
     # Other areas' commands; each imports its heavy dependencies only when run.
     from aggregator.cli.demo import demo
+    from aggregator.cli.nodes import nodes
     from aggregator.cli.report import report
     from aggregator.cli.sites import sites
 
     main.add_command(demo)
+    main.add_command(nodes)
     main.add_command(report)
     main.add_command(sites)
 
