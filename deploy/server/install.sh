@@ -79,7 +79,8 @@ owner=$(ids root:mosquitto)
 if ! grep -q "^$USER_NAME:" "$passwd"; then
   # The aggregator's own broker account: a random password, given to bzagg's unit only.
   password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
-  mosquitto_passwd -b "$passwd" "$USER_NAME" "$password"
+  # On stdin, not with -b: a password on a command line is visible to every local user.
+  printf '%s\n%s\n' "$password" "$password" | mosquitto_passwd "$passwd" "$USER_NAME" >/dev/null
   creds=$(mktemp)
   printf 'BZAUDIT_SERVE_PASSWORD=%s\n' "$password" >"$creds"
   put_file "$creds" "$CONF_DIR/aggregator.credentials" 0600 root:root
