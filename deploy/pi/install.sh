@@ -14,7 +14,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 USER_NAME=bzscan
-NODE="" SITE="" BROKER="" CA_FILE="" MODE=active SECRETS=0
+NODE="" SITE="" BROKER="" CA_FILE="" MODE="" SECRETS=0
 usage() { sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-case "$MODE" in active | passive) ;; *) die "--mode must be active or passive" ;; esac
+case "$MODE" in "" | active | passive) ;; *) die "--mode must be active or passive" ;; esac
 [ -z "$NODE" ] || [ -n "$SITE" ] || die "--node needs --site"
 [ -z "$CA_FILE" ] || [ -f "$CA_FILE" ] || die "--ca-file $CA_FILE: no such file"
 
@@ -63,7 +63,19 @@ ensure_dir "$STATE_DIR" 0750 "$USER_NAME:$USER_NAME"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# scanner.yaml: generated from the options, or the commented template; never overwritten.
+# scanner.yaml: generated from the options, or the commented template; never overwritten. On an
+# upgrade, what the options leave out comes from the current file, so only a change in the
+# shipped template produces a scanner.yaml.new.
+current=$(root "$CONF_DIR/scanner.yaml")
+old() { if [ -f "$current" ]; then sed -n "s/^$1: //p" "$current" | head -n 1; fi; }
+NODE=${NODE:-$(old node)}
+SITE=${SITE:-$(old site)}
+MODE=${MODE:-$(old mode)}
+MODE=${MODE:-active}
+BROKER=${BROKER:-$(old broker)}
+has_ca=0 has_key=0
+if [ -n "$CA_FILE" ] || [ -n "$(old ca-file)" ]; then has_ca=1; fi
+if [ "$SECRETS" = 1 ] || [ -n "$(old hmac-key-file)" ]; then has_key=1; fi
 {
   sed -n '1,/^# --- node ---/p' "$REPO/deploy/pi/scanner.yaml"
   if [ -n "$NODE" ]; then
@@ -76,8 +88,8 @@ trap 'rm -rf "$tmp"' EXIT
   if [ -n "$BROKER" ]; then
     printf 'broker: %s\nusername: %s\n' "$BROKER" "${NODE:-CHANGE-ME}"
   fi
-  [ -z "$CA_FILE" ] || printf 'ca-file: %s/ca.crt\n' "$CONF_DIR"
-  [ "$SECRETS" = 0 ] || printf 'hmac-key-file: %s/node.key\n' "$CONF_DIR"
+  [ "$has_ca" = 0 ] || printf 'ca-file: %s/ca.crt\n' "$CONF_DIR"
+  [ "$has_key" = 0 ] || printf 'hmac-key-file: %s/node.key\n' "$CONF_DIR"
   printf 'outbox: %s/outbox.sqlite3\n' "$STATE_DIR"
   sed -n '/^# --- node ---/,$p' "$REPO/deploy/pi/scanner.yaml" | tail -n +2
 } >"$tmp/scanner.yaml"
