@@ -15,7 +15,8 @@ import click
 from scanner.ble.signatures import SignatureError
 
 
-def run_live_cli(kw: dict[str, Any]) -> None:
+def run_live_cli(kw: dict[str, Any], clock: Any = None) -> None:
+    """A live scan with `bzscan`'s resolved options; `clock` (scene time) only for benchmarks."""
     from scanner.node.clocknote import clock_note
     from scanner.node.doctor import clock_synced
     from scanner.node.liveview import LiveView
@@ -67,7 +68,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         patterns = plan.patterns
         click.echo(plan.describe(), err=True)
     source = LiveSource(
-        mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=SystemClock()
+        mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=clock or SystemClock()
     )
 
     clock_watch = _ClockWatch(view, clock_synced)
