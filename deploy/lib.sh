@@ -163,6 +163,29 @@ remove_paths() {
   done
 }
 
+# Debian packages the real install needs (never under DESTDIR): only the missing ones.
+apt_need() {
+  [ -z "$DESTDIR" ] || return 0
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# /usr/local/bin/NAME -> the virtualenv's NAME, so operators type `bzscan doctor`.
+put_link() {
+  local link
+  link=$(root "/usr/local/bin/$1")
+  [ "$(readlink "$link" 2>/dev/null)" = "$PREFIX/bin/$1" ] && return 0
+  mkdir -p "$(dirname "$link")"
+  ln -sfn "$PREFIX/bin/$1" "$link"
+  CHANGED=1
+}
+
 systemd_live() { [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; }
 
 parse_common() {

@@ -43,7 +43,8 @@ DOC=$PREFIX/share/bluezone-audit/deployment.md
 
 if [ "$UNINSTALL" = 1 ]; then
   if systemd_live; then systemctl disable --now bzscan.service 2>/dev/null || true; fi
-  remove_paths "$UNIT" "$UNIT_DIR/multi-user.target.wants/bzscan.service" "$DROPIN" "$PREFIX"
+  remove_paths "$UNIT" "$UNIT_DIR/multi-user.target.wants/bzscan.service" "$DROPIN" "$PREFIX" \
+    /usr/local/bin/bzscan
   rmdir "$(root "$UNIT_DIR/bluetooth.service.d")" 2>/dev/null || true
   if systemd_live; then systemctl daemon-reload; systemctl try-restart bluetooth.service; fi
   say "uninstalled; kept $CONF_DIR (config, credentials) and $STATE_DIR (outbox)"
@@ -51,10 +52,12 @@ if [ "$UNINSTALL" = 1 ]; then
 fi
 
 check_source
+apt_need python3-venv bluez
 prepare_root
 ensure_user "$USER_NAME" "$STATE_DIR" bluetooth
 
 make_venv scanner
+put_link bzscan
 put_file "$REPO/docs/deployment.md" "$DOC" 0644 root:root
 
 ensure_dir "$CONF_DIR" 0755 root:root

@@ -40,16 +40,15 @@ DOC=$PREFIX/share/bluezone-audit/deployment.md
 
 if [ "$UNINSTALL" = 1 ]; then
   if systemd_live; then systemctl disable --now bzagg.service 2>/dev/null || true; fi
-  remove_paths "$UNIT" "$UNIT_DIR/multi-user.target.wants/bzagg.service" "$PREFIX"
+  remove_paths "$UNIT" "$UNIT_DIR/multi-user.target.wants/bzagg.service" "$PREFIX" \
+    /usr/local/bin/bzagg
   if systemd_live; then systemctl daemon-reload; fi
   say "uninstalled; kept $CONF_DIR, $MQ/conf.d/bzaudit.conf and the broker's files, $STATE_DIR (store)"
   exit 0
 fi
 
 check_source
-if [ -z "$DESTDIR" ] && ! command -v mosquitto >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mosquitto
-fi
+apt_need python3-venv mosquitto openssl
 command -v mosquitto_passwd >/dev/null || [ -x /usr/bin/mosquitto_passwd ] ||
   die "mosquitto_passwd not found (apt-get install mosquitto)"
 prepare_root
@@ -58,6 +57,7 @@ ensure_user "$USER_NAME" "$STATE_DIR"
 ensure_group mosquitto
 
 make_venv aggregator
+put_link bzagg
 put_file "$REPO/docs/deployment.md" "$DOC" 0644 root:root
 
 ensure_dir "$CONF_DIR" 0755 root:root

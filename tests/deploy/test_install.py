@@ -40,7 +40,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, int, int, str]]:
     out = {}
     for p in sorted(root.rglob("*")):
         rel = str(p.relative_to(root))
-        if rel.startswith("usr/"):
+        if rel.startswith(("usr/lib", "usr/libexec")):
             continue  # the OS's own units and bluetoothd, put there by the test
         st = p.lstat()
         body = os.readlink(p) if p.is_symlink() else (
@@ -142,6 +142,7 @@ def test_pi_install_into_a_temporary_root(tmp_path: Path) -> None:
     assert "bluetoothd -E" in dropin.read_text()
     want = root / "etc/systemd/system/multi-user.target.wants/bzscan.service"
     assert os.readlink(want) == "/etc/systemd/system/bzscan.service"
+    assert os.readlink(root / "usr/local/bin/bzscan") == "/opt/bluezone-audit/bin/bzscan"
     _bzscan_accepts(root / f"{conf}/scanner.yaml", tmp_path)
 
     before = snapshot(root)
@@ -161,7 +162,7 @@ def test_pi_install_into_a_temporary_root(tmp_path: Path) -> None:
 
     run_install(PI_INSTALL, root, "--uninstall")
     assert not (root / "opt/bluezone-audit").exists() and not unit.exists() and not want.exists()
-    assert not dropin.exists()
+    assert not dropin.exists() and not (root / "usr/local/bin/bzscan").is_symlink()
     assert left_after_uninstall(root, (conf, "var/lib/bluezone-audit")) == []
     assert (root / f"{conf}/scanner.yaml").read_text() == edited  # config stays
 
@@ -216,6 +217,7 @@ def test_server_install_into_a_temporary_root(tmp_path: Path) -> None:
 
     run_install(SERVER_INSTALL, root, "--uninstall")
     assert not (root / "opt/bluezone-audit").exists()
+    assert not (root / "usr/local/bin/bzagg").is_symlink()
     assert left_after_uninstall(root, (conf, "var/lib/bluezone-audit", "etc/mosquitto")) == []
 
 
