@@ -59,6 +59,11 @@ def child(args: argparse.Namespace) -> None:
     ctx = bzscan.make_context("bzscan", argv)
     with ctx:
         run_live_cli(ctx.params, clock=CompressedClock(QUARTER, args.speed))
+    # VmHWM is this process's own peak (getrusage's ru_maxrss would include the parent's memory
+    # copied by fork before exec, e.g. a whole pytest process).
+    status = Path("/proc/self/status").read_text()
+    kb = int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
+    Path(args.outbox + ".hwm").write_text(str(kb))
 
 
 def control(member: str) -> str:
@@ -139,7 +144,8 @@ def measure(devices: int, minutes: float, speed: float, mode: str) -> dict[str, 
             windows = con.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
         finally:
             con.close()
-    return {"rss_peak_mb": usage.ru_maxrss / 1024, "windows": windows, "sent": state["sent"],
+        peak_kb = int(Path(str(outbox) + ".hwm").read_text())
+    return {"rss_peak_mb": peak_kb / 1024, "windows": windows, "sent": state["sent"],
             "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime}  # fmt: skip
 
 
