@@ -128,7 +128,7 @@ class Mosquitto:
         passwd.write_text("")
         for user, pw in [AGGREGATOR_USER, *NODE_USERS.items()]:
             subprocess.run([tool, "-b", str(passwd), user, pw], check=True, capture_output=True)
-        repo_acl = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "acl"
+        repo_acl = Path(__file__).resolve().parents[1] / "deploy" / "server" / "acl"
         acl = self.dir / "acl"
         acl.write_text(repo_acl.read_text())
         lines += [

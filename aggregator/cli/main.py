@@ -7,7 +7,6 @@ done by click's `default_map` and `auto_envvar_prefix` (docs/architecture.md §1
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
@@ -51,6 +50,7 @@ def _keys_option(f: Any) -> Any:
     cls=LazyGroup,
     lazy={
         "demo": "aggregator.cli.demo:demo",
+        "nodes": "aggregator.cli.nodes:nodes",
         "report": "aggregator.cli.report:report",
         "sites": "aggregator.cli.sites:sites",
     },
@@ -140,25 +140,6 @@ def ingest(outbox: Path, db: str, keys: Path | None) -> None:
         f"{stats.duplicates} already there, {stats.rejected} rejected"
         + (f" ({reasons})" if reasons else "")
     )
-
-
-@main.command()
-@_db_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per node.")
-def nodes(db: str, as_json: bool) -> None:
-    """Nodes with last seen, status, windows stored, seq gaps and rejected messages."""
-    from aggregator.ingest.serve import NODE_HEADER, format_table, node_table
-    from aggregator.store import is_url
-
-    if not is_url(db) and not Path(db).exists():
-        raise click.ClickException(f"no store at {db} (run `bzagg serve` or pass --db)")
-    rows = node_table(db)
-    if as_json:
-        keys = [h.replace(" (UTC)", "").replace(" ", "_") for h in NODE_HEADER]
-        for r in rows:
-            click.echo(json.dumps(dict(zip(keys, r, strict=True))))
-        return
-    click.echo(format_table(NODE_HEADER, rows))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,6 @@
 """In-process MQTT broker (amqtt) on a loopback port: a laptop or small site needs nothing else.
 
-Production uses Mosquitto (TLS, per-node passwords, an ACL; deploy/mosquitto). The embedded
+Production uses Mosquitto (TLS, per-node passwords, an ACL; deploy/server). The embedded
 broker is anonymous and binds to 127.0.0.1 only, so nothing outside the machine can publish.
 """
 

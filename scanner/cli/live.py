@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,13 +15,17 @@ import click
 from scanner.ble.signatures import SignatureError
 
 
-def run_live_cli(kw: dict[str, Any]) -> None:
+def run_live_cli(kw: dict[str, Any], clock: Any = None) -> None:
+    """A live scan with `bzscan`'s resolved options; `clock` (scene time) only for benchmarks."""
+    from scanner.node.clocknote import clock_note
     from scanner.node.doctor import clock_synced
     from scanner.node.liveview import LiveView
-    from scanner.node.run_live import passive_plan, run_live
+    from scanner.node.run_live import LiveStatus, passive_plan, run_live
     from scanner.node.run_replay import RunOptions, build_pipeline
+    from scanner.node.systemd import Notifier, ServiceHeartbeat
     from scanner.sources.live.bleak_scan import LiveSource, ScanError, ScanMode, SystemClock
 
+    heartbeat = ServiceHeartbeat(Notifier())  # first: it takes NOTIFY_SOCKET from the environment
     mode: ScanMode = "passive" if kw.get("mode") == "passive" else "active"
     if mode == "passive" and not sys.platform.startswith("linux"):
         raise click.UsageError(
@@ -32,6 +38,12 @@ def run_live_cli(kw: dict[str, Any]) -> None:
     # A visit (a set duration or a head count) keeps its windows for the end-of-visit estimate.
     visit = kw.get("duration") is not None or kw.get("headcount") is not None
     view = LiveView(sys.stdout, as_json=kw["as_json"], keep_reports=visit)
+    synced = clock_synced()
+    view.clock_synced = synced
+    note = clock_note(synced)
+    if note is not None:
+        # Said before the first window, not discovered at the end of the visit.
+        click.echo(f"bzscan: {note}", err=True)
     # A live visit always keeps an outbox (unless --dry-run): with no broker the inspector carries
     # it back for `bzagg ingest`; with one, windows wait there until the broker acknowledges.
     try:
@@ -45,7 +57,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
             [view.window, *([delivery.sink] if delivery else [])],
             mode=mode,
             adapter=kw.get("adapter"),
-            clock_synced=clock_synced(),
+            clock_synced=synced,
             next_seq=delivery.next_seq if delivery else None,
             outbox_dropped=delivery.dropped if delivery else None,
         )
@@ -58,9 +70,16 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         patterns = plan.patterns
         click.echo(plan.describe(), err=True)
     source = LiveSource(
-        mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=SystemClock()
+        mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=clock or SystemClock()
     )
     recorder = _recorder(kw.get("record"))
+
+    clock_watch = _ClockWatch(view, clock_synced)
+
+    def on_status(status: LiveStatus) -> None:
+        view.on_status(status)
+        clock_watch(status)
+        heartbeat(status)
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -80,7 +99,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
                 clock=source.clock,
                 duration_s=kw.get("duration"),
                 watchdog_s=kw.get("watchdog") or 0.0,
-                on_status=view.on_status,
+                on_status=on_status,
                 stop=stop,
                 record=recorder.write if recorder is not None else None,
             )
@@ -89,6 +108,8 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         asyncio.run(go())
     except ScanError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        heartbeat.stopping()
     for line in view.summary_lines(kw.get("headcount")):
         click.echo(line, err=kw["as_json"] or not view.interactive)
     if delivery is not None and delivery.unsent:
@@ -120,6 +141,30 @@ def _recorder(path: Any) -> Any:
         err=True,
     )
     return recorder
+
+
+class _ClockWatch:
+    """Re-reads the clock's sync state about once a minute and says so when it changes."""
+
+    EVERY_S = 60.0
+
+    def __init__(self, view: Any, probe: Callable[[], bool | None]) -> None:
+        self.view, self.probe = view, probe
+        self._next = time.monotonic() + self.EVERY_S
+
+    def __call__(self, status: Any) -> None:
+        from scanner.node.clocknote import clock_note
+
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.EVERY_S
+        synced = self.probe()
+        if synced == self.view.clock_synced:
+            return
+        self.view.clock_synced = synced
+        note = clock_note(synced)
+        click.echo(f"bzscan: {note or 'clock now synchronised (NTP)'}", err=True)
 
 
 @click.command("doctor")

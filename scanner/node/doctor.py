@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Final, Literal
 
+from scanner.node.clocknote import clock_note
 from scanner.sources.live.bleak_scan import ScanError, connect_system_bus, list_adapters
 from scanner.wire.broker import BrokerConfigError, parse_broker_url
 
@@ -154,16 +155,10 @@ def _adjtimex_synced() -> bool | None:
 
 def clock_check() -> Check:
     synced = clock_synced()
-    if synced is None:
-        return Check("clock", "warn", "synchronisation unknown")
-    if synced:
+    note = clock_note(synced)
+    if note is None:
         return Check("clock", "ok", "synchronised (NTP)")
-    return Check(
-        "clock",
-        "warn",
-        "NOT synchronised: windows will be excluded from estimates "
-        "(enable NTP: timedatectl set-ntp true)",
-    )
+    return Check("clock", "warn", note)
 
 
 async def broker_check(broker: str) -> Check:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from scanner.node.clocknote import short_note
 from scanner.node.output import WindowPrinter
 from scanner.node.run_live import LiveStatus
 from scanner.wire.schema import WindowReport, iso_utc
@@ -75,6 +76,8 @@ class LiveView:
         self.status: LiveStatus | None = None
         self._printer = None if self.interactive else WindowPrinter(self.out, as_json=as_json)
         self._live: Any = None
+        # Set by the CLI from the clock check; shown in the title while the clock is not synced.
+        self.clock_synced: bool | None = True
 
     def __enter__(self) -> LiveView:
         if self.interactive:
@@ -124,6 +127,9 @@ class LiveView:
                 f"bzscan {st.mode} on {st.adapter or 'default adapter'}: {_clock(elapsed)} elapsed"
                 f"{left}; {state}; {st.adverts} adverts; {st.restarts} restarts"
             )
+            if not self.clock_synced:
+                title += f"; {short_note(self.clock_synced)}"
+
         table = Table(title=title, title_justify="left")
         table.add_column("category")
         table.add_column("this window so far", justify="right")

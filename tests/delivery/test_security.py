@@ -1,4 +1,4 @@
-"""TLS + password file + ACL (deploy/mosquitto/acl) and per-node HMAC signatures, end to end."""
+"""TLS + password file + ACL (deploy/server/acl) and per-node HMAC signatures, end to end."""
 
 from __future__ import annotations
 

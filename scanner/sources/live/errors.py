@@ -63,7 +63,7 @@ def msg_bus_denied(detail: str) -> str:
     return (
         f"no permission to use BlueZ on the D-Bus system bus ({detail}): add this user to the "
         "`bluetooth` group (`sudo usermod -aG bluetooth $USER`, then log in again) or run the "
-        "scanner as the bzaudit service user"
+        "scanner as the bzscan service (deploy/pi/install.sh, docs/deployment.md)"
     )
 
 
