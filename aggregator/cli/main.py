@@ -149,10 +149,12 @@ def _register() -> None:
     from aggregator.cli.demo import demo
     from aggregator.cli.report import report
     from aggregator.cli.sites import sites
+    from aggregator.cli.web import web
 
     main.add_command(demo)
     main.add_command(report)
     main.add_command(sites)
+    main.add_command(web)
 
 
 _register()

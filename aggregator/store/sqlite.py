@@ -117,10 +117,14 @@ class Store:
         clock: Callable[[], float] = time.time,
         synchronous: str = "NORMAL",
         rollup: bool = True,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
         self.duplicates = 0
+        if read_only:
+            self._db = self._open_read_only()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # One connection, used by one thread at a time (the subscriber commits batches in a
@@ -146,6 +150,24 @@ class Store:
                 self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        # mode=ro: this connection can never write, whatever SQL it is given (the dashboard);
+        # it still reads through the WAL of a running `bzagg serve`.
+        if not self.path.is_file():
+            raise StoreError(f"{self.path}: no store there (run `bzagg serve` or pass --db)")
+        try:
+            db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                check_same_thread=False,
+            )  # fmt: skip
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise StoreError(f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}")
+        return db
 
     # -- writing ---------------------------------------------------------------------------------
 
