@@ -98,7 +98,8 @@ def web(ctx: click.Context, /, **kw: Any) -> None:
                       deadline=deadline.date() if deadline else None,
                       report_args=("--db", str(kw["db"]), *args))  # fmt: skip
     cfg = WebConfig(db=kw["db"], figures=figures, users_file=kw["users_file"], secret=secret,
-                    tz=kw["tz"], refresh_s=kw["refresh_s"])  # fmt: skip
+                    tz=kw["tz"], refresh_s=kw["refresh_s"],
+                    poll_s=min(1.0, kw["refresh_s"]))  # fmt: skip
     host, port = kw["listen"]
     click.echo(f"bzagg web: http://{host}:{port}/ (store {kw['db']}, read-only)", err=True)
     config = uvicorn.Config(
