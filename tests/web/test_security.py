@@ -12,8 +12,8 @@ from tests.report.conftest import seed_store
 from tests.web.conftest import PASSWORD, USER, WebServer, csrf_of, login, start_web
 
 PAGES = ["/", "/nodes", "/district/Ninh%20H%E1%BA%A3i", "/site/ptc-market-01", "/no-such-page"]
-JSON = ["/api/v1/province", "/api/v1/nodes", "/api/v1/districts/Ninh%20H%E1%BA%A3i",
-        "/api/v1/sites/ptc-market-01", "/api/v1/openapi.json", "/events", "/api/v1/nope"]  # fmt: skip
+JSON = ["/api/v1/province", "/api/v1/nodes", "/api/v1/districts/Ninh%20H%E1%BA%A3i", "/events",
+        "/api/v1/sites/ptc-market-01", "/api/v1/openapi.json", "/api/v1/nope"]  # fmt: skip
 
 
 def _routes() -> set[str]:
