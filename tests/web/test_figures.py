@@ -47,9 +47,13 @@ class Tables(HTMLParser):
             self.tables.setdefault(self._table, {})
         elif tag == "tr" and "data-key" in a:
             self._key = a["data-key"]
-        elif tag == "span" and "fig" in (a.get("class") or "") and self._key is not None:
-            if self._key not in self.tables[self._table]:
-                self._fig = [a.get("data-value") or "", a.get("data-low") or "",
+        elif (
+            tag == "span"
+            and "fig" in (a.get("class") or "")
+            and self._key is not None
+            and self._key not in self.tables[self._table]
+        ):
+            self._fig = [a.get("data-value") or "", a.get("data-low") or "",
                              a.get("data-high") or "", a.get("data-method") or ""]  # fmt: skip
 
     def handle_data(self, data: str) -> None:
@@ -152,3 +156,16 @@ def test_headline_status_follows_the_interval(web: WebServer) -> None:
         expected = ("at" if h["low"] >= target else "below" if h["high"] < target
                     else "cannot_tell")  # fmt: skip
         assert r["status"] == expected
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/district/Ninh%20H%E1%BA%A3i", "/site/ptc-market-01", "/nodes"]
+)
+def test_live_update_fetches_only_main(web: WebServer, path: str) -> None:
+    with web.login() as c:
+        full = c.get(path)
+        part = c.get(path, headers={"x-bzagg-partial": "1"})
+    assert full.status_code == part.status_code == 200
+    assert full.text.startswith("<!doctype html>") and "<html" not in part.text
+    assert part.headers["x-bzagg-version"] == full.headers["x-bzagg-version"]
+    assert 'class="fig' in part.text or 'id="nodes"' in part.text
