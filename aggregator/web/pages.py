@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from aggregator.web.data import Scope, known_scope
-from aggregator.web.render import render
+from aggregator.web.i18n import t
+from aggregator.web.render import lang_of, render
 from aggregator.web.snapshots import Snapshots
 
 router = APIRouter(include_in_schema=False)
@@ -29,8 +30,11 @@ async def _scope_page(request: Request, scope: Scope) -> HTMLResponse:
         if not known_scope(scope, snaps.figures.registry, province.unregistered_sites):
             return render(request, "error.html", status_code=404, message="not_found")
     view = await snaps.scope(scope)
-    live = {} if scope.kind == "province" else {n.node: n for n in (await snaps.nodes()).nodes}
-    return render(request, "scope.html", view=view, version=view.version, live_nodes=live)
+    stamp = snaps.nodes_stamp() if scope.kind != "province" else None
+    live = {} if stamp is None else {n.node: n for n in (await snaps.nodes()).nodes}
+    return render(request, "scope.html", view=view, version=view.version, live_nodes=live,
+                  title=view.title or t("province", lang_of(request)),
+                  main_key=(scope, view.version, stamp))  # fmt: skip
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -50,8 +54,11 @@ async def site(request: Request, site_id: str) -> HTMLResponse:
 
 @router.get("/nodes", response_class=HTMLResponse)
 async def nodes(request: Request) -> HTMLResponse:
-    view = await _snapshots(request).nodes()
-    return render(request, "nodes.html", view=view, version=view.version)
+    snaps = _snapshots(request)
+    view = await snaps.nodes()
+    title = t("nodes_page", lang_of(request))
+    return render(request, "nodes.html", view=view, version=view.version, title=title,
+                  main_key=snaps.nodes_stamp())  # fmt: skip
 
 
 @router.get("/events")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Hashable
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from aggregator.web import i18n, svg
 from aggregator.web.auth import Session
@@ -36,8 +38,19 @@ def environment() -> Environment:
     return env
 
 
-def render(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """The page, or only its <main> content when the live-update script asks for it."""
+def render(
+    request: Request,
+    name: str,
+    *,
+    status_code: int = 200,
+    main_key: Hashable | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """The page, or only its <main> content when the live-update script asks for it.
+
+    With `main_key` (which must change whenever the figures or the language do), the <main>
+    content is rendered once and kept; only the shell (user, form tokens) is rendered per request.
+    """
     lang = context.pop("lang", None) or lang_of(request)
     session: Session | None = request.scope.get("state", {}).get("session")
     tz: ZoneInfo = getattr(request.app.state, "tz", ZoneInfo(DEFAULT_TZ))
@@ -53,8 +66,17 @@ def render(request: Request, name: str, *, status_code: int = 200, **context: An
         "message": None,
         **context,
     }
-    template = environment().get_template(name)
-    if request.headers.get("x-bzagg-partial") and "main" in template.blocks:
+    env = environment()
+    template = env.get_template(name)
+    partial = bool(request.headers.get("x-bzagg-partial")) and "main" in template.blocks
+    if main_key is not None:
+        snaps = request.app.state.snapshots
+        main = snaps.memo(
+            (name, lang, main_key),
+            lambda: Markup("".join(template.blocks["main"](template.new_context(ctx)))),
+        )
+        body = str(main) if partial else env.get_template("shell.html").render(ctx, main=main)
+    elif partial:
         body = "".join(template.blocks["main"](template.new_context(ctx)))
     else:
         body = template.render(ctx)

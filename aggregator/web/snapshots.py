@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from aggregator.web.nodes import build_nodes, rank
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _NODES = Scope("province", "\0nodes")  # cache key of the Nodes page
+RERANK_SECONDS = 5.0
 
 
 def open_store(path: Path) -> Any:
@@ -69,6 +70,8 @@ class Snapshots:
         self._locks: dict[Scope, asyncio.Lock] = {}
         self._changed = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
+        self._ranked: tuple[tuple[int, int], NodesView, NodesView] | None = None
+        self._memo: OrderedDict[Hashable, Any] = OrderedDict()
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
@@ -100,8 +103,28 @@ class Snapshots:
 
     async def nodes(self) -> NodesView:
         view: NodesView = await self._get(_NODES)
-        # Silence grows while nothing is stored: rank again at the time of the request.
-        return view.model_copy(update={"nodes": rank(view.nodes, self.clock())})
+        # Silence grows while nothing is stored: rank again, every RERANK_SECONDS.
+        stamp = self.nodes_stamp()
+        if self._ranked is None or self._ranked[0] != stamp or self._ranked[1] is not view:
+            ranked = view.model_copy(update={"nodes": rank(view.nodes, self.clock())})
+            self._ranked = (stamp, view, ranked)
+        return self._ranked[2]
+
+    def nodes_stamp(self) -> tuple[int, int]:
+        """Changes whenever the Nodes figures may: new generation or a new re-rank period."""
+        return self.generation, int(self.clock() // RERANK_SECONDS)
+
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
+        """A rendered page or JSON body, kept while its key (with the generation) is asked for."""
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            value: T = self._memo[key]
+            return value
+        value = make()
+        self._memo[key] = value
+        while len(self._memo) > 4 * self.max_pages:
+            self._memo.popitem(last=False)
+        return value
 
     async def _get(self, key: Scope) -> Any:
         entry = self._cache.get(key)
