@@ -30,11 +30,12 @@ async def _scope_page(request: Request, scope: Scope) -> HTMLResponse:
         if not known_scope(scope, snaps.figures.registry, province.unregistered_sites):
             return render(request, "error.html", status_code=404, message="not_found")
     view = await snaps.scope(scope)
-    stamp = snaps.nodes_stamp() if scope.kind != "province" else None
-    live = {} if stamp is None else {n.node: n for n in (await snaps.nodes()).nodes}
+    # Node health on this page is as of its figures' generation (the Nodes page re-ranks more
+    # often), so a time tick never re-renders every large district page at once.
+    live = {} if scope.kind == "province" else {n.node: n for n in (await snaps.nodes()).nodes}
     return render(request, "scope.html", view=view, version=view.version, live_nodes=live,
                   title=view.title or t("province", lang_of(request)),
-                  main_key=(scope, view.version, stamp))  # fmt: skip
+                  main_key=(scope, view.version))  # fmt: skip
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -28,7 +28,7 @@ from aggregator.web.nodes import build_nodes, rank
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _NODES = Scope("province", "\0nodes")  # cache key of the Nodes page
-RERANK_SECONDS = 5.0
+RERANK_SECONDS = 30.0
 
 
 def open_store(path: Path) -> Any:
