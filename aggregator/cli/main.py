@@ -15,10 +15,13 @@ from typing import Any
 
 import click
 
+from aggregator.errors import AggregatorError
 from scanner.clikit.config import config_callback_for
+from scanner.clikit.types import LazyGroup
+from scanner.errors import ScannerError
 
 ENV_PREFIX = "BZAUDIT"
-DEFAULT_DB = Path("bzaudit.sqlite3")
+DEFAULT_DB = "bzaudit.sqlite3"
 
 
 def _config_option(f: Any) -> Any:
@@ -32,8 +35,8 @@ def _config_option(f: Any) -> Any:
 
 def _db_option(f: Any) -> Any:
     return click.option(
-        "--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
-        show_default=True, help="Aggregator store (SQLite).",
+        "--db", "--store", "db", default=DEFAULT_DB, show_default=True, metavar="PATH|URL",
+        help="Aggregator store: a SQLite file, or postgresql://user@host/db.",
     )(f)  # fmt: skip
 
 
@@ -44,7 +47,17 @@ def _keys_option(f: Any) -> Any:
     )(f)  # fmt: skip
 
 
-@click.group(context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "demo": "aggregator.cli.demo:demo",
+        "report": "aggregator.cli.report:report",
+        "sites": "aggregator.cli.sites:sites",
+        "web": "aggregator.cli.web:web",
+    },
+    errors=(AggregatorError, ScannerError),
+    context_settings={"auto_envvar_prefix": ENV_PREFIX},
+)
 @_config_option
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 @click.version_option(package_name="bluezone-audit", prog_name="bzagg")
@@ -78,6 +91,9 @@ def main(verbose: int) -> None:
               help="MQTT client id; fixed so the broker keeps our session.")  # fmt: skip
 @click.option("--batch-max", type=click.IntRange(1), default=1000, show_default=True,
               help="Most messages committed in one transaction.")  # fmt: skip
+@click.option("--share-group", default=None, metavar="NAME",
+              help="Consume windows through the MQTT shared subscription $share/NAME/... so "
+              "several aggregators split the load (each needs its own --client-id).")  # fmt: skip
 @click.option("--duration", type=click.FloatRange(0), default=None,
               help="Stop after this many seconds (default: until SIGINT/SIGTERM).")  # fmt: skip
 def serve(**kw: Any) -> None:
@@ -101,6 +117,7 @@ def serve(**kw: Any) -> None:
     opts = ServeOptions(
         db=kw["db"], broker=broker, embedded_port=kw["embedded_port"], keys=keys,
         client_id=kw["client_id"], batch_max=kw["batch_max"], duration_s=kw["duration"],
+        share_group=kw["share_group"],
     )  # fmt: skip
     asyncio.run(serve(opts, lambda s: click.echo(s, err=True)))
 
@@ -109,14 +126,14 @@ def serve(**kw: Any) -> None:
 @click.argument("outbox", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_db_option
 @_keys_option
-def ingest(outbox: Path, db: Path, keys: Path | None) -> None:
+def ingest(outbox: Path, db: str, keys: Path | None) -> None:
     """Import the windows of a node outbox carried back from an offline visit."""
     from aggregator.ingest.serve import KeysError, ingest_outbox, load_keys
-    from scanner.node.outbox import OutboxError
+    from aggregator.store.interface import StoreError
 
     try:
         stats = ingest_outbox(outbox, db, load_keys(keys) if keys else None)
-    except (OutboxError, KeysError) as exc:
+    except (StoreError, KeysError) as exc:
         raise click.ClickException(str(exc)) from exc
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats.reasons.items()))
     click.echo(
@@ -129,11 +146,12 @@ def ingest(outbox: Path, db: Path, keys: Path | None) -> None:
 @main.command()
 @_db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per node.")
-def nodes(db: Path, as_json: bool) -> None:
+def nodes(db: str, as_json: bool) -> None:
     """Nodes with last seen, status, windows stored, seq gaps and rejected messages."""
     from aggregator.ingest.serve import NODE_HEADER, format_table, node_table
+    from aggregator.store import is_url
 
-    if not db.exists():
+    if not is_url(db) and not Path(db).exists():
         raise click.ClickException(f"no store at {db} (run `bzagg serve` or pass --db)")
     rows = node_table(db)
     if as_json:
@@ -143,21 +161,6 @@ def nodes(db: Path, as_json: bool) -> None:
         return
     click.echo(format_table(NODE_HEADER, rows))
 
-
-def _register() -> None:
-    # Other areas' commands; each imports its heavy dependencies only when run.
-    from aggregator.cli.demo import demo
-    from aggregator.cli.report import report
-    from aggregator.cli.sites import sites
-    from aggregator.cli.web import web
-
-    main.add_command(demo)
-    main.add_command(report)
-    main.add_command(sites)
-    main.add_command(web)
-
-
-_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

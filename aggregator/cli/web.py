@@ -30,9 +30,9 @@ def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> ZoneInfo:
 
 
 @click.group("web", invoke_without_command=True)
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("bzaudit.sqlite3"), show_default=True,
-              help="Aggregator store, opened read-only.")  # fmt: skip
+@click.option("--db", "--store", "db", default="bzaudit.sqlite3", show_default=True,
+              metavar="PATH|URL", help="Aggregator store (a SQLite file or postgresql://"
+              "user@host/db), opened read-only.")  # fmt: skip
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, callback=_listen,
               help="HOST:PORT to serve on; keep it on loopback behind the TLS proxy.")  # fmt: skip
 @click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -47,8 +47,23 @@ def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> ZoneInfo:
               help="Adoption target, e.g. 0.5.")  # fmt: skip
 @click.option("--deadline", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Date the target must be reached, e.g. 2020-08-20.")  # fmt: skip
-@click.option("--timezone", "tz", default="Asia/Ho_Chi_Minh", show_default=True,
-              callback=_zone, help="Time zone of the times shown.")  # fmt: skip
+@click.option(
+    "--tz",
+    "--timezone",
+    "tz",
+    default="Asia/Ho_Chi_Minh",
+    show_default=True,
+    callback=_zone,
+    help="Time zone of days, hours and times, as for report.",
+)
+@click.option(
+    "--k-min",
+    "k_min",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Suppress figures resting on fewer smartphone owners, as for report.",
+)
 @click.option(
     "--refresh",
     "refresh_s",
@@ -68,23 +83,23 @@ def web(ctx: click.Context, /, **kw: Any) -> None:
 
     from aggregator.errors import AggregatorError
     from aggregator.sites import SiteError, load_registry
-    from aggregator.store.sqlite import StoreError
+    from aggregator.store import is_url, open_store
     from aggregator.web import Figures, WebConfig, create_app
     from aggregator.web.auth import load_secret, load_users
-    from aggregator.web.snapshots import open_store
     from scanner.estimation.params import ParamsError, load_params
 
     if kw["users_file"] is None:
         raise click.UsageError("--users FILE is required (create it with `bzagg web adduser`)")
-    if not kw["db"].exists():
+    if not is_url(kw["db"]) and not Path(kw["db"]).exists():
         raise click.ClickException(f"no store at {kw['db']} (run `bzagg serve` or pass --db)")
     try:
         load_users(kw["users_file"])
         registry = load_registry(kw["sites_file"])
         params = load_params(kw["params_path"])
         secret = load_secret(kw["secret_file"])
-        open_store(kw["db"]).close()  # fail here, not inside the server's startup
-    except (AggregatorError, SiteError, ParamsError, StoreError) as exc:
+        # Fail here, not inside the server's startup (StoreError is an AggregatorError).
+        open_store(kw["db"], read_only=True).close()
+    except (AggregatorError, SiteError, ParamsError) as exc:
         raise click.ClickException(str(exc)) from exc
     if kw["secret_file"] is None:
         log.warning("no --secret-file: sessions end when bzagg web stops")
@@ -95,7 +110,8 @@ def web(ctx: click.Context, /, **kw: Any) -> None:
         args += ["--params", str(kw["params_path"])]
     deadline: datetime | None = kw["deadline"]
     figures = Figures(registry=registry, params=params, target=kw["target"],
-                      deadline=deadline.date() if deadline else None,
+                      deadline=deadline.date() if deadline else None, tz=kw["tz"].key,
+                      k_min=kw["k_min"],
                       report_args=("--db", str(kw["db"]), *args))  # fmt: skip
     cfg = WebConfig(db=kw["db"], figures=figures, users_file=kw["users_file"], secret=secret,
                     tz=kw["tz"], refresh_s=kw["refresh_s"],

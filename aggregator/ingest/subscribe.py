@@ -20,7 +20,7 @@ from typing import Any
 
 import aiomqtt
 
-from aggregator.store.sqlite import Reject, Store
+from aggregator.store.interface import Reject, WindowStore
 from scanner.wire.broker import Backoff, BrokerConfig, explain
 from scanner.wire.codec import decode
 from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT, SchemaError, WindowReport
@@ -29,6 +29,19 @@ from scanner.wire.topics import parse_topic
 log = logging.getLogger(__name__)
 
 TOPICS = (f"{TOPIC_ROOT}/+/+/window", f"{TOPIC_ROOT}/+/+/status")
+
+
+def topics(share_group: str | None) -> tuple[str, ...]:
+    """The subscriptions. With a share group, windows come through the MQTT shared
+    subscription `$share/<group>/...` (MQTT 5 §4.8.2, Mosquitto >= 2.0), so each window goes to
+    one aggregator of the group; statuses stay a plain subscription, because retained messages
+    are not sent to shared subscriptions: every aggregator sees every status and the store
+    keeps the latest (last writer wins on the time received)."""
+    if share_group is None:
+        return TOPICS
+    return (f"$share/{share_group}/{TOPICS[0]}", TOPICS[1])
+
+
 STATUS_VALUES = frozenset({"online", "offline"})
 
 
@@ -85,7 +98,7 @@ def judge(
 
 
 def ingest_batch(
-    store: Store,
+    store: WindowStore,
     messages: list[tuple[str, bytes]],
     *,
     now: float,
@@ -120,7 +133,7 @@ class Subscriber:
 
     def __init__(
         self,
-        store: Store,
+        store: WindowStore,
         broker: BrokerConfig,
         *,
         keys: Mapping[str, bytes] | None = None,
@@ -128,9 +141,11 @@ class Subscriber:
         client_id: str = "bzagg",
         batch_max: int = 1000,
         batch_wait_s: float = 0.05,
+        batch_idle_s: float = 0.005,
         backoff_min_s: float = 0.5,
         backoff_max_s: float = 30.0,
         on_batch: Callable[[IngestStats], None] | None = None,
+        share_group: str | None = None,
     ) -> None:
         self._store = store
         self._broker = broker
@@ -139,8 +154,10 @@ class Subscriber:
         self._client_id = client_id
         self._batch_max = batch_max
         self._batch_wait = batch_wait_s
+        self._batch_idle = batch_idle_s
         self._backoff = Backoff(backoff_min_s, backoff_max_s)
         self._on_batch = on_batch
+        self._topics = topics(share_group)
         self.stats = IngestStats()
         self.connected = asyncio.Event()
         self.last_error: str | None = None
@@ -177,7 +194,7 @@ class Subscriber:
         paho: Any = client._client  # aiomqtt 2.x exposes no manual acks; paho does
         paho.manual_ack_set(True)
         async with client:
-            for topic in TOPICS:
+            for topic in self._topics:
                 await client.subscribe(topic, qos=1)
             if self.last_error is not None:
                 log.warning("subscribe: connected to %s again", self._broker.describe())
@@ -222,14 +239,19 @@ class Subscriber:
         self, first: aiomqtt.Message, queue: asyncio.Queue[aiomqtt.Message]
     ) -> list[aiomqtt.Message]:
         """Collect a batch: aiomqtt hands over one message per event-loop turn, so wait up to
-        `batch_wait_s` for more instead of committing (and fsyncing) each message alone."""
+        `batch_wait_s` for more instead of committing (and fsyncing) each message alone; but
+        stop after `batch_idle_s` without a new message. The broker sends at most its
+        in-flight limit (max_inflight_messages) of unacknowledged messages, and we acknowledge
+        only after the commit: once that many are in the batch nothing more comes until we
+        commit, so waiting out the whole `batch_wait_s` would only idle."""
         batch = [first]
-        deadline = asyncio.get_running_loop().time() + self._batch_wait
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._batch_wait
         while len(batch) < self._batch_max:
             if not queue.empty():
                 batch.append(queue.get_nowait())
                 continue
-            left = deadline - asyncio.get_running_loop().time()
+            left = min(deadline - loop.time(), self._batch_idle)
             if left <= 0:
                 break
             try:

@@ -1,7 +1,6 @@
-"""The aggregator's store (the only sqlite3 on the aggregator): windows, rejects, nodes.
+"""The SQLite store (the only sqlite3 on the aggregator): windows, rejects, nodes, rollup.
 
-One small interface: `add_windows` / `add_rejects` / `set_status` for the subscriber, `insert` for
-single reports, `query`/`iter_query` for reports. `(node, window_start)` is the idempotency key
+Implements `WindowStore` (interface.py); `(node, window_start)` is the idempotency key
 (docs/architecture.md §6): a redelivered window is a no-op that is only counted.
 
 WAL with `synchronous=NORMAL`: a batch is committed before any of its messages is acknowledged,
@@ -12,103 +11,44 @@ servers where that matters pass `synchronous="FULL"` (one fsync per batch, still
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aggregator.store.queries import ROLLUP_BACKFILL, ROLLUP_STATEMENTS
-from scanner.wire.codec import to_dict
+from aggregator.store import health, rows
+from aggregator.store import queries as q
+from aggregator.store import sqlite_schema as lite
+from aggregator.store.interface import (
+    AddResult,
+    ClusterHour,
+    NodeClock,
+    NodeHealth,
+    NodeState,
+    Reject,
+    RejectCount,
+    RejectRow,
+    Status,
+    StoredWindow,
+    StoreError,
+)
+from aggregator.store.nodes import node_updates
+from scanner.estimation.params import EstimationParams
 from scanner.wire.schema import WindowReport
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-_DDL = (
-    """CREATE TABLE IF NOT EXISTS windows (
-  node TEXT NOT NULL, site TEXT NOT NULL, window_start INTEGER NOT NULL,
-  window_s INTEGER NOT NULL, seq INTEGER NOT NULL, received_at REAL NOT NULL,
-  bz_android INTEGER NOT NULL, bz_ios_fg INTEGER NOT NULL, bz_ios_bg INTEGER NOT NULL,
-  bz_slot_android INTEGER NOT NULL, iphone INTEGER NOT NULL, phone INTEGER NOT NULL,
-  other INTEGER NOT NULL, headcount INTEGER, scanned_s REAL NOT NULL, adverts INTEGER NOT NULL,
-  clock_synced INTEGER, mode TEXT NOT NULL, restarts INTEGER NOT NULL,
-  below_gate INTEGER NOT NULL, payload TEXT NOT NULL,
-  PRIMARY KEY (node, window_start)
-) WITHOUT ROWID""",
-    "CREATE INDEX IF NOT EXISTS windows_site_start ON windows (site, window_start)",
-    "CREATE INDEX IF NOT EXISTS windows_start ON windows (window_start)",
-    """CREATE TABLE IF NOT EXISTS rejected (
-  id INTEGER PRIMARY KEY, received_at REAL NOT NULL, topic TEXT NOT NULL,
-  reason TEXT NOT NULL, detail TEXT NOT NULL, payload_head TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS nodes (
-  node TEXT PRIMARY KEY, site TEXT NOT NULL, first_seen REAL, last_seen REAL,
-  status TEXT NOT NULL DEFAULT 'unknown', status_at REAL, last_seq INTEGER,
-  windows INTEGER NOT NULL DEFAULT 0, seq_gaps INTEGER NOT NULL DEFAULT 0,
-  duplicates INTEGER NOT NULL DEFAULT 0)""",
-)
-_COLUMNS = (
-    "node, site, window_start, window_s, seq, received_at, bz_android, bz_ios_fg, bz_ios_bg, "
-    "bz_slot_android, iphone, phone, other, headcount, scanned_s, adverts, clock_synced, mode, "
-    "restarts, below_gate, payload"
-)
-_INSERT = f"INSERT OR IGNORE INTO windows ({_COLUMNS}) VALUES ({', '.join('?' * 21)})"
-_HEAD_BYTES = 256
-
-
-class StoreError(Exception):
-    """The store file cannot be opened or has a schema this version does not know."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    topic: str
-    reason: str
-    detail: str
-    payload: bytes
-    received_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    stored: int
-    duplicates: int
-
-
-def payload_head(payload: bytes) -> str:
-    """The first bytes of a rejected payload: text when it decodes, else hex (with a marker)."""
-    head = payload[:_HEAD_BYTES]
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return "hex:" + head.hex()
-    return text if text.isprintable() else "hex:" + head.hex()
-
-
-def window_row(
-    report: WindowReport, received_at: float, payload: str | None = None
-) -> tuple[Any, ...]:
-    h = report.health
-    bz = report.counts.get("bluezone", {})
-    return (
-        report.node, report.site, report.window_start, report.window_s, report.seq, received_at,
-        bz.get("android", 0), bz.get("ios_fg", 0), bz.get("ios_bg", 0),
-        report.slot_counts.get("bluezone", {}).get("android", 0),
-        report.count("iphone"), report.count("phone"), report.count("other"),
-        report.headcount, float(h.scanned_s), h.adverts,
-        None if h.clock_synced is None else int(h.clock_synced), h.mode, h.restarts,
-        h.below_gate,
-        payload if payload is not None else json.dumps(
-            to_dict(report), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ),
-    )  # fmt: skip
+SCHEMA_VERSION = lite.SCHEMA_VERSION
+STATUS_UPSERT = lite.STATUS_UPSERT
+_COLUMNS, _INSERT = lite.COLUMNS, lite.INSERT
+_NODES_UPSERT, _REJECT_INSERT = lite.NODES_UPSERT, lite.REJECT_INSERT
 
 
 class Store:
-    """SQLite store; one connection, used from one thread (the event loop's)."""
+    """SQLite store; one connection, used by one thread at a time."""
 
     def __init__(
         self,
@@ -122,13 +62,13 @@ class Store:
         self.path = Path(path)
         self._clock = clock
         self.duplicates = 0
+        self.read_only = read_only
         if read_only:
             self._db = self._open_read_only()
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One connection, used by one thread at a time (the subscriber commits batches in a
-            # worker thread, one after the other).
+            # The subscriber commits batches in a worker thread, one after the other.
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, timeout=30, check_same_thread=False
             )
@@ -136,26 +76,48 @@ class Store:
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
-                raise StoreError(f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}")
+                raise StoreError(
+                    f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}",
+                    where=str(self.path),
+                )
             if version == 0:
-                self._db.execute("BEGIN IMMEDIATE")
-                for stmt in _DDL:
-                    self._db.execute(stmt)
-                if rollup:
-                    # Reports read the trigger-maintained rollup when present (queries.py).
-                    for stmt in ROLLUP_STATEMENTS:
+                with self._tx():
+                    for stmt in lite.DDL:
                         self._db.execute(stmt)
-                    self._db.execute(ROLLUP_BACKFILL)
-                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                self._db.execute("COMMIT")
+                    if rollup:
+                        # Reports read the trigger-maintained rollup when present (queries.py).
+                        for stmt in q.ROLLUP_STATEMENTS:
+                            self._db.execute(stmt)
+                        self._db.execute(q.ROLLUP_BACKFILL)
+                    self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._rollup = bool(self._one(q.ROLLUP_EXISTS_SQL))
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
+            raise StoreError(
+                f"{self.path}: cannot open the store ({exc})", where=str(self.path)
+            ) from exc
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only", where=str(self.path))
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _one(self, sql: str, params: Any = ()) -> Any:
+        return self._db.execute(sql, params).fetchone()[0]
 
     def _open_read_only(self) -> sqlite3.Connection:
         # mode=ro: this connection can never write, whatever SQL it is given (the dashboard);
         # it still reads through the WAL of a running `bzagg serve`.
         if not self.path.is_file():
-            raise StoreError(f"{self.path}: no store there (run `bzagg serve` or pass --db)")
+            raise StoreError(f"{self.path}: no store there (run `bzagg serve` or pass --db)",
+                             where=str(self.path))  # fmt: skip
         try:
             db = sqlite3.connect(
                 f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
@@ -163,10 +125,13 @@ class Store:
             )  # fmt: skip
             version = db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
+            raise StoreError(f"{self.path}: cannot open the store ({exc})",
+                             where=str(self.path)) from exc  # fmt: skip
         if version != SCHEMA_VERSION:
             db.close()
-            raise StoreError(f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}")
+            raise StoreError(f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}",
+                             where=str(self.path))  # fmt: skip
+        self._rollup = bool(db.execute(q.ROLLUP_EXISTS_SQL).fetchone()[0])
         return db
 
     # -- writing ---------------------------------------------------------------------------------
@@ -179,184 +144,149 @@ class Store:
         self,
         reports: Sequence[WindowReport],
         rejects: Sequence[Reject] = (),
-        statuses: Sequence[tuple[str, str, str, float]] = (),
+        statuses: Sequence[Status] = (),
         payloads: Sequence[str] | None = None,
-    ) -> BatchResult:
+    ) -> AddResult:
         """One transaction for a whole batch: windows, rejects, status changes; then nodes.
 
         `payloads`, when given, are the received payload texts (canonical JSON, with any `sig`)
         stored as they came; otherwise the canonical JSON is rebuilt from each report.
         """
         now = self._clock()
-        rows = [
-            window_row(r, now, None if payloads is None else payloads[i])
+        flat = [
+            rows.window_row(r, now, None if payloads is None else payloads[i])
             for i, r in enumerate(reports)
         ]
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute("SAVEPOINT batch")
+        with self._tx() as db:
+            db.execute("SAVEPOINT batch")
             # rowcount sums sqlite3_changes(), which leaves out the rollup triggers' rows.
-            if self._db.executemany(_INSERT, rows).rowcount == len(rows):
+            if db.executemany(_INSERT, flat).rowcount == len(flat):
                 fresh = list(reports)  # the usual case: no redelivery in this batch
             else:
                 # Some were already there: redo row by row to know which (rare).
-                self._db.execute("ROLLBACK TO batch")
+                db.execute("ROLLBACK TO batch")
                 fresh = [
                     r
-                    for r, row in zip(reports, rows, strict=True)
-                    if self._db.execute(_INSERT, row).rowcount == 1
+                    for r, row in zip(reports, flat, strict=True)
+                    if db.execute(_INSERT, row).rowcount == 1
                 ]
-            self._db.execute("RELEASE batch")
-            dups = len(reports) - len(fresh)
-            self._add_rejects(rejects)
-            self._update_nodes(fresh, reports, now)
-            for site, node, status, at in statuses:
-                self._db.execute(
-                    "INSERT INTO nodes (node, site, status, status_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (node) DO UPDATE SET status = excluded.status, "
-                    "status_at = excluded.status_at, site = excluded.site",
-                    (node, site, status, at),
-                )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+            db.execute("RELEASE batch")
+            if rejects:
+                db.executemany(_REJECT_INSERT, [rows.reject_row(x) for x in rejects])
+            if reports:
+                known = self._known_nodes({r.node for r in reports})
+                db.executemany(_NODES_UPSERT, node_updates(fresh, reports, known, now))
+            db.executemany(STATUS_UPSERT, [(n, site, st, at) for site, n, st, at in statuses])
+        dups = len(reports) - len(fresh)
         self.duplicates += dups
-        return BatchResult(stored=len(fresh), duplicates=dups)
+        return AddResult(stored=len(fresh), duplicates=dups)
 
-    def bulk_insert_rows(self, rows: Iterable[Sequence[Any]], *, batch: int = 50_000) -> None:
-        """executemany of flat rows in `windows` column order (see `window_row`), one
+    def _known_nodes(self, nodes: set[str]) -> dict[str, tuple[int | None, int]]:
+        if len(nodes) > 50:
+            everything = self._db.execute("SELECT node, last_seq, seq_gaps FROM nodes")
+            return {n: (last, gaps) for n, last, gaps in everything if n in nodes}
+        return {
+            n: (last, gaps)
+            for n in nodes
+            for last, gaps in self._db.execute(
+                "SELECT last_seq, seq_gaps FROM nodes WHERE node = ?", (n,)
+            )
+        }
+
+    def bulk_insert_rows(self, flat: Iterable[Sequence[Any]], *, batch: int = 50_000) -> None:
+        """executemany of flat rows in `windows` column order (see `rows.window_row`), one
         transaction per batch; for benchmarks and bulk loads: no node bookkeeping, duplicates
         ignored, the rollup triggers run as for any insert."""
-        for chunk in iter_batches(rows, batch):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(_INSERT, chunk)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        for chunk in rows.iter_batches(flat, batch):
+            with self._tx() as db:
+                db.executemany(_INSERT, chunk)
 
     def add_rejects(self, rejects: Sequence[Reject]) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._add_rejects(rejects)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-
-    def _add_rejects(self, rejects: Sequence[Reject]) -> None:
-        if rejects:
-            self._db.executemany(
-                "INSERT INTO rejected (received_at, topic, reason, detail, payload_head) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        x.received_at,
-                        x.topic[:300],
-                        x.reason,
-                        x.detail[:300],
-                        payload_head(x.payload),
-                    )
-                    for x in rejects
-                ],
-            )
-
-    def _update_nodes(
-        self, fresh: list[WindowReport], seen: Sequence[WindowReport], now: float
-    ) -> None:
-        sites: dict[str, str] = {}
-        seen_n: dict[str, int] = {}
-        for r in seen:
-            sites[r.node] = r.site
-            seen_n[r.node] = seen_n.get(r.node, 0) + 1
-        new_by_node: dict[str, list[int]] = {}
-        for r in fresh:
-            new_by_node.setdefault(r.node, []).append(r.seq)
-        known = {
-            node: (last, gaps)
-            for node, last, gaps in self._db.execute(
-                "SELECT node, last_seq, seq_gaps FROM nodes"
-            ).fetchall()
-            if node in sites
-        } if len(sites) > 50 else {
-            node: (last, gaps)
-            for node in sites
-            for last, gaps in self._db.execute(
-                "SELECT last_seq, seq_gaps FROM nodes WHERE node = ?", (node,)
-            ).fetchall()
-        }  # fmt: skip
-        params = []
-        for node, site in sites.items():
-            last_seq, gaps = known.get(node, (None, 0))
-            new = sorted(new_by_node.get(node, ()))
-            for seq in new:
-                # A gap: seqs the node assigned that never arrived (yet); a late arrival below
-                # last_seq fills one back in.
-                if last_seq is None:
-                    last_seq = seq
-                elif seq > last_seq:
-                    gaps += seq - last_seq - 1
-                    last_seq = seq
-                elif gaps > 0:
-                    gaps -= 1
-            params.append((node, site, now, now, last_seq, len(new), gaps, seen_n[node] - len(new)))
-        self._db.executemany(
-            "INSERT INTO nodes (node, site, first_seen, last_seen, last_seq, windows, "
-            "seq_gaps, duplicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (node) DO UPDATE SET site = excluded.site, "
-            "first_seen = COALESCE(first_seen, excluded.first_seen), "
-            "last_seen = excluded.last_seen, last_seq = excluded.last_seq, "
-            "windows = windows + excluded.windows, seq_gaps = excluded.seq_gaps, "
-            "duplicates = duplicates + excluded.duplicates",
-            params,
-        )
+        self.add_windows([], rejects)
 
     def set_status(self, site: str, node: str, status: str) -> None:
         self.add_windows([], statuses=[(site, node, status, self._clock())])
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def query(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
-        return list(self._db.execute(sql, params).fetchall())
+    def clusters(
+        self,
+        params: EstimationParams,
+        *,
+        since: int,
+        until: int,
+        sites: list[str] | None = None,
+        by_hour: bool = False,
+    ) -> list[ClusterHour]:
+        """Cluster sums for the estimators; from the rollup when it can answer exactly."""
+        cq = q.rollup_cluster_query if self._use_rollup(params) else q.cluster_query
+        sql, binds = cq(params, since=since, until=until, sites=sites, by_hour=by_hour)
+        return [rows.cluster_hour(r) for r in self._db.execute(sql, binds)]
 
-    def iter_query(
-        self, sql: str, params: Any = (), *, chunk: int = 10_000
-    ) -> Iterator[tuple[Any, ...]]:
-        cur = self._db.execute(sql, params)
-        while rows := cur.fetchmany(chunk):
-            yield from rows
+    def node_health(
+        self, params: EstimationParams, *, since: int, until: int, sites: list[str] | None = None
+    ) -> list[NodeHealth]:
+        nq = q.rollup_nodes_query if self._use_rollup(params) else q.nodes_query
+        sql, binds = nq(params, since=since, until=until, sites=sites)
+        return [rows.node_health(r) for r in self._db.execute(sql, binds)]
+
+    def _use_rollup(self, params: EstimationParams) -> bool:
+        return self._rollup and q.rollup_usable(params)
+
+    @property
+    def has_rollup(self) -> bool:
+        """Whether the trigger-maintained rollup exists (stores made with rollup=False lack it)."""
+        return self._rollup
+
+    def site_counts(self) -> list[tuple[str, int]]:
+        """Every site with windows stored, and how many."""
+        sql = q.ROLLUP_SITES_SEEN_SQL if self._rollup else q.SITES_SEEN_SQL
+        return [(s, int(n)) for s, n in self._db.execute(sql)]
+
+    def nodes(self) -> list[NodeState]:
+        return [rows.node_state(r) for r in self._db.execute(rows.NODE_STATE_SQL)]
+
+    def rejects(self) -> list[RejectRow]:
+        return rows.reject_rows(self._db.execute(rows.REJECT_ROWS_SQL))
+
+    def reject_counts(self) -> list[RejectCount]:
+        return health.reject_counts(self._db.execute(health.REJECT_COUNTS_SQL))
+
+    def node_clocks(self) -> list[NodeClock]:
+        return health.node_clocks(self._db.execute(health.NODE_CLOCKS_SQL))
+
+    def data_version(self) -> str:
+        # Differs between two reads on this connection iff another connection committed.
+        return str(self._one("PRAGMA data_version"))
+
+    def windows(self, node: str | None = None) -> list[StoredWindow]:
+        """Stored windows in key order (tests and exports; reports read `clusters`)."""
+        where, binds = ("WHERE node = ?", (node,)) if node is not None else ("", ())
+        sql = f"SELECT {_COLUMNS} FROM windows {where} ORDER BY node, window_start"
+        return [rows.stored_window(r) for r in self._db.execute(sql, binds)]
 
     def windows_count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM windows").fetchone()[0])
+        return int(self._one("SELECT COUNT(*) FROM windows"))
 
-    def node_rows(self) -> list[tuple[Any, ...]]:
-        """node, site, first_seen, last_seen, status, status_at, last_seq, windows, seq_gaps,
-        duplicates, rejected (rejects whose topic names this node)."""
-        return self.query(
-            "SELECT n.node, n.site, n.first_seen, n.last_seen, n.status, n.status_at, n.last_seq, "
-            "n.windows, n.seq_gaps, n.duplicates, "
-            "(SELECT COUNT(*) FROM rejected r WHERE r.topic LIKE 'bzaudit/v1/%/' || n.node || '/%')"
-            " FROM nodes n ORDER BY n.site, n.node"
-        )
-
-    def rejected_rows(self) -> list[tuple[Any, ...]]:
-        """id, received_at, topic, reason, detail, payload_head."""
-        return self.query(
-            "SELECT id, received_at, topic, reason, detail, payload_head FROM rejected ORDER BY id"
-        )
+    def highest_contiguous_seq(self, node: str) -> int | None:
+        """The highest seq h such that the node's windows 0..h are all stored (None: not 0)."""
+        value = self._one(rows.CONTIGUOUS_SQL, {"node": node})
+        return None if value is None else int(value)
 
     def close(self) -> None:
         self._db.close()
 
 
-def iter_batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def read_outbox(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(topic, payload) of every window a node outbox still holds, sent or not, opened read-only
+    (for `bzagg ingest` of an outbox carried back from an offline visit)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        cur = db.execute("SELECT topic, payload FROM outbox ORDER BY seq")
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: not a usable outbox ({exc})", where=str(path)) from exc
+    try:
+        for topic, payload in cur:
+            yield str(topic), bytes(payload)
+    finally:
+        db.close()

@@ -22,7 +22,7 @@ from aggregator.web.snapshots import Snapshots
 
 @dataclass(frozen=True, slots=True)
 class WebConfig:
-    db: Path
+    db: str | Path
     figures: Figures
     users_file: Path
     secret: bytes

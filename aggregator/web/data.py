@@ -1,10 +1,10 @@
 """The one adapter between `bzagg report` and the dashboard: report JSON in, page values out.
 
 Every figure comes from `build_report` rendered by the same JSON renderer as
-`bzagg report --format json`, so a page and that command agree digit for digit on the same store.
-Fields a newer report adds (a named headline per row, an at/below/cannot-tell status, visits
-needed, a planning table) are used when present; otherwise the headline is the first estimable
-method, as the report's own `best` rule picks it, and the status follows the interval.
+`bzagg report --format json`, so a page and that command agree digit for digit on the same store:
+each row's pooled headline (value, interval, method, verdict, visits needed), the per-method
+detail, the visit plan and the target tally. A row the report suppresses (fewer than k_min
+smartphone owners) carries no figure here either.
 """
 
 from __future__ import annotations
@@ -18,17 +18,24 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote
 
-from aggregator.report.tables import ReportData, ReportOptions, build_report
+from aggregator.report.tables import (
+    DEFAULT_TZ,
+    K_MIN,
+    ReportData,
+    ReportOptions,
+    build_report,
+)
 from aggregator.report.text import to_json
 from aggregator.sites import UNREGISTERED, Registry
-from aggregator.store.health import QueryStore
+from aggregator.store.interface import NodeHealth, WindowStore
 from aggregator.web.models import (
     Figure,
+    Headline,
     Kind,
     NodeCoverage,
+    PlanView,
     RowView,
     ScopeView,
-    Status,
     Tally,
     TargetView,
     TrendView,
@@ -57,6 +64,8 @@ class Figures:
     params: EstimationParams
     target: float | None = None
     deadline: date | None = None
+    tz: str = DEFAULT_TZ
+    k_min: int = K_MIN
     report_args: tuple[str, ...] = ()  # --sites-file/--params as given, for the commands shown
 
 
@@ -67,36 +76,46 @@ def scope_options(scope: Scope, fig: Figures) -> ReportOptions:
         districts=(scope.name,) if scope.kind == "district" else (),
         target=fig.target,
         deadline=fig.deadline,
+        tz=fig.tz,
+        k_min=fig.k_min,
     )
 
 
 def build_scope(
-    store: QueryStore, fig: Figures, scope: Scope, *, version: int, now: float
+    store: WindowStore, fig: Figures, scope: Scope, *, version: int, now: float
 ) -> ScopeView:
     """Run the report once for the scope and adapt each of its groupings."""
     data = build_report(store, fig.registry, fig.params, scope_options(scope, fig))
     main = _json(data)
     by_day = _json(_regroup(data, ("day",), data.daily))
     adapt = _Adapter(fig)
+    total = adapt.row(main["total"], ())
     if scope.kind == "province":
         rows, visits = adapt.rows(main, ranked=True), []
     elif scope.kind == "district":
         rows = adapt.rows(_json(_regroup(data, ("site",), data.site_rows)), ranked=True)
         visits = adapt.rows(main)
+        # The district's own row, as `--by district` prints it (pooled with its population).
+        own = adapt.rows(_json(_regroup(data, ("district",), data.district_rows)))
+        total = next((r for r in own if r.keys.get("district") == scope.name), total)
     else:
         rows, visits = [], adapt.rows(main)
+        own = adapt.rows(_json(_regroup(data, ("site",), data.site_rows)))
+        total = next((r for r in own if r.keys.get("site") == scope.name), total)
     return ScopeView(
         kind=scope.kind,
         name=scope.name,
         title=_title(scope, fig.registry),
         version=version,
         computed_at=now,
-        total=adapt.row(main["total"], ()),
+        total=total,
         rows=rows,
         visits=visits,
         daily=adapt.rows(by_day),
         target=_target(main.get("target")),
-        planning=_planning(main),
+        planning=[_plan(p, fig.registry) for p in main.get("plan") or []],
+        tz=str(main.get("tz") or fig.tz),
+        k_min=int(main.get("k_min") or fig.k_min),
         nodes=[_coverage(n) for n in data.nodes],
         unregistered_sites=list(main.get("unregistered_sites") or []),
         parameters=dict(main.get("parameters") or {}),
@@ -115,6 +134,10 @@ def commands(scope: Scope, fig: Figures) -> list[str]:
         base += ["--target", f"{fig.target:g}"]
     if fig.deadline is not None:
         base += ["--deadline", fig.deadline.isoformat()]
+    if fig.tz != DEFAULT_TZ:
+        base += ["--tz", fig.tz]
+    if fig.k_min != K_MIN:
+        base += ["--k-min", str(fig.k_min)]
     groupings = {"province": ("district", "day"), "district": ("site", "site,day", "day"),
                  "site": ("day",)}[scope.kind]  # fmt: skip
     return [shlex.join([*base, "--by", by, "--format", "json"]) for by in groupings]
@@ -154,9 +177,10 @@ class _Adapter:
 
     def row(self, r: Mapping[str, Any], by: tuple[str, ...]) -> RowView:
         keys = {str(k): str(v) for k, v in (r.get("keys") or {}).items()}
-        estimates = {m: _figure(m, e) for m, e in (r.get("estimates") or {}).items()}
-        headline = _headline(r, estimates)
+        given = (r.get("estimates") or {}).items()
+        estimates = {m: _figure(m, e, self.fig.k_min) for m, e in given}
         excluded = r.get("excluded") or {}
+        name = r.get("name")
         return RowView(
             keys=keys,
             label=_label(keys, self.fig.registry),
@@ -167,16 +191,19 @@ class _Adapter:
             excluded_coverage=int(excluded.get("coverage", 0)),
             nodes=int(r.get("nodes", 0)),
             registered=bool(r.get("registered", True)),
-            headline=headline,
-            status=_status(r, headline, self.fig.target),
-            visits_needed=_int_or_none(r.get("visits_needed")),
+            name=None if name is None else str(name),
+            headline=Headline(**(r.get("headline") or {})),
             estimates=estimates,
         )
 
 
-def _figure(method: str, e: Mapping[str, Any]) -> Figure:
+def _figure(method: str, e: Mapping[str, Any], k_min: int) -> Figure:
+    if e.get("suppressed"):
+        return Figure(method=method, value=None, low=None, high=None, suppressed=True,
+                      k_min=k_min)  # fmt: skip
     return Figure(
-        method=str(e.get("method", method)),
+        method=method,
+        suppressed=False,
         value=e.get("value"),
         low=e.get("low"),
         high=e.get("high"),
@@ -186,32 +213,8 @@ def _figure(method: str, e: Mapping[str, Any]) -> Figure:
     )
 
 
-def _headline(r: Mapping[str, Any], estimates: Mapping[str, Figure]) -> Figure | None:
-    given = r.get("headline")
-    if isinstance(given, Mapping):
-        return _figure(str(given.get("method", "")), given)
-    if isinstance(given, str) and given in estimates:
-        return estimates[given]
-    # The report's `Row.best`: the first estimable method in the report's order.
-    return next((e for e in estimates.values() if e.value is not None), None)
-
-
-def _status(r: Mapping[str, Any], h: Figure | None, target: float | None) -> Status | None:
-    given = r.get("status")
-    if given in ("at", "below", "cannot_tell"):
-        out: Status = given
-        return out
-    if target is None:
-        return None
-    if h is not None and h.low is not None and h.low >= target:
-        return "at"
-    if h is not None and h.high is not None and h.high < target:
-        return "below"
-    return "cannot_tell"
-
-
 def _rank_key(r: RowView) -> tuple[int, float, str]:
-    v = r.headline.value if r.headline is not None else None
+    v = r.headline.value
     return (v is None, -(v or 0.0), r.label)
 
 
@@ -243,26 +246,23 @@ def _target(t: Mapping[str, Any] | None) -> TargetView | None:
     )
 
 
-def _planning(report: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    plan = report.get("planning") or report.get("visit_planning")
-    if isinstance(plan, Mapping):
-        plan = plan.get("rows")
-    return [dict(p) for p in plan] if isinstance(plan, list) else None
-
-
-def _coverage(n: Sequence[Any]) -> NodeCoverage:
-    node, site, windows, excl_clock, excl_cov, share, restarts, first, last, mode = n[:10]
-    return NodeCoverage(
-        node=node, site=site, windows=int(windows or 0), excluded_clock=int(excl_clock or 0),
-        excluded_coverage=int(excl_cov or 0),
-        scanned_share=None if share is None else min(1.0, max(0.0, float(share))),
-        restarts=int(restarts or 0), first_start=_int_or_none(first),
-        last_end=_int_or_none(last), mode=mode,
+def _plan(p: Mapping[str, Any], registry: Registry) -> PlanView:
+    sites = [str(x) for x in p.get("visit_sites") or []]
+    return PlanView(
+        district=str(p["district"]), status=p["status"], more_visits=p.get("more_visits"),
+        visit_type=p.get("visit_type"), visit_sites=sites,
+        visit_site_names=[registry.attrs(x)[0] or x for x in sites],
     )  # fmt: skip
 
 
-def _int_or_none(v: Any) -> int | None:
-    return None if v is None else int(v)
+def _coverage(n: NodeHealth) -> NodeCoverage:
+    share = n.scanned_share
+    return NodeCoverage(
+        node=n.node, site=n.site, windows=n.windows, excluded_clock=n.excl_clock,
+        excluded_coverage=n.excl_coverage,
+        scanned_share=None if share is None else min(1.0, max(0.0, share)),
+        restarts=n.restarts, first_start=n.first_start, last_end=n.last_end, mode=n.mode,
+    )  # fmt: skip
 
 
 def _title(scope: Scope, registry: Registry) -> str:

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Status = Literal["at", "below", "cannot_tell"]
+# The report's verdicts (aggregator.report.headline), as `bzagg report --format json` names them.
+Status = Literal["at_target", "below_target", "cannot_tell", "no_data"]
 Kind = Literal["province", "district", "site"]
 
 
@@ -19,7 +20,7 @@ class _Frozen(BaseModel):
 
 
 class Figure(_Frozen):
-    """One estimate with its 95 % interval, as in the report's `estimates` entries."""
+    """One method's estimate with its 95 % interval (the report's `estimates` entries)."""
 
     method: str
     value: float | None = Field(None, ge=0, le=1)
@@ -28,6 +29,29 @@ class Figure(_Frozen):
     clusters: int = 0
     windows: int = 0
     reason: str | None = None
+    suppressed: bool = Field(False, description="Fewer than k_min smartphone owners: hidden.")
+    k_min: int | None = None
+
+
+class Headline(_Frozen):
+    """A row's headline: the report's pooled ratio over all site types, its method and verdict."""
+
+    value: float | None = Field(None, ge=0, le=1)
+    low: float | None = Field(None, ge=0, le=1)
+    high: float | None = Field(None, ge=0, le=1)
+    method: str | None = Field(None, description="headcount | ios_internal | mixed.")
+    method_label: str | None = None
+    visits: int = Field(0, description="Primary units pooled (the report's `visits`).")
+    strata: int = 0
+    variance: str | None = Field(None, description="design | model, whichever is wider.")
+    df: int | None = None
+    post_stratified: bool = False
+    status: Status | None = Field(
+        None, description="Against the target: at / below only when the interval says so."
+    )
+    more_visits: int | None = Field(None, description="More visits that would decide it.")
+    suppressed: bool = Field(False, description="Fewer than k_min smartphone owners: hidden.")
+    k_min: int | None = None
 
 
 class RowView(_Frozen):
@@ -42,11 +66,8 @@ class RowView(_Frozen):
     excluded_coverage: int
     nodes: int
     registered: bool
-    headline: Figure | None = Field(None, description="The preferred estimate, method named.")
-    status: Status | None = Field(
-        None, description="Against the target: at / below only when the interval says so."
-    )
-    visits_needed: int | None = Field(None, description="More visits that would decide it.")
+    name: str | None = Field(None, description="The site's registry name (site rows).")
+    headline: Headline
     estimates: dict[str, Figure] = Field(default_factory=dict)
 
 
@@ -60,8 +81,19 @@ class TrendView(_Frozen):
 
 class Tally(_Frozen):
     at: int
-    confirmed: int
+    below: int
     estimable: int
+
+
+class PlanView(_Frozen):
+    """One district of the report's visit plan: where more visits would decide the target."""
+
+    district: str
+    status: Status
+    more_visits: int | None = None
+    visit_type: str | None = Field(None, description="Site type to visit first.")
+    visit_sites: list[str] = Field(default_factory=list, description="Its sites, fewest first.")
+    visit_site_names: list[str] = Field(default_factory=list)
 
 
 class TargetView(_Frozen):
@@ -100,9 +132,11 @@ class ScopeView(_Frozen):
     visits: list[RowView] = Field(default_factory=list)
     daily: list[RowView] = Field(default_factory=list)
     target: TargetView | None = None
-    planning: list[dict[str, Any]] | None = Field(
-        None, description="Where more visits would decide the target (when the report has it)."
+    planning: list[PlanView] = Field(
+        default_factory=list, description="The report's visit plan (needs a target)."
     )
+    tz: str = Field("Asia/Ho_Chi_Minh", description="Time zone of days and hours.")
+    k_min: int = Field(5, description="Small-cell rule: rows under this many owners hidden.")
     nodes: list[NodeCoverage] = Field(default_factory=list)
     unregistered_sites: list[str] = Field(default_factory=list)
     parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)

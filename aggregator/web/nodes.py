@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Protocol
+from typing import Final
 
 from aggregator.sites import Registry
-from aggregator.store.health import last_clock, rejects_by_topic
+from aggregator.store.interface import WindowStore
 from aggregator.web.models import NodesView, NodeView
 from scanner.wire.schema import SchemaError
 from scanner.wire.topics import parse_topic
@@ -16,60 +16,41 @@ SILENT_AFTER_SECONDS: Final = 600.0
 PROBLEMS: Final = ("offline", "silent", "clock_not_synced", "seq_gaps", "rejected")
 
 
-class NodeStore(Protocol):
-    def query(self, sql: str, params: Any = ...) -> list[tuple[Any, ...]]: ...
-
-    def node_rows(self) -> list[tuple[Any, ...]]: ...
-
-
-def build_nodes(store: NodeStore, registry: Registry, *, version: int, now: float) -> NodesView:
+def build_nodes(store: WindowStore, registry: Registry, *, version: int, now: float) -> NodesView:
     """Every node the store knows, with the problems found at `now`, problem nodes first."""
     by_node: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
     unattributed = 0
-    for topic, reason, n, _at in rejects_by_topic(store):
-        totals[reason] = totals.get(reason, 0) + n
+    for rc in store.reject_counts():
+        totals[rc.reason] = totals.get(rc.reason, 0) + rc.count
         try:
-            _site, node, _kind = parse_topic(topic)
+            _site, node, _kind = parse_topic(rc.topic)
         except SchemaError:
-            unattributed += n
+            unattributed += rc.count
             continue
         per = by_node.setdefault(node, {})
-        per[reason] = per.get(reason, 0) + n
-    clocks = last_clock(store)
+        per[rc.reason] = per.get(rc.reason, 0) + rc.count
+    clocks = {c.node: c for c in store.node_clocks()}
     nodes = []
-    for (
-        node,
-        site,
-        first,
-        last,
-        status,
-        status_at,
-        last_seq,
-        windows,
-        gaps,
-        dups,
-        rejected,
-    ) in store.node_rows():
-        name = registry.attrs(site)[0]
-        synced, window_end = clocks.get(node, (None, None))
+    for n in store.nodes():
+        clock = clocks.get(n.node)
         nodes.append(
             NodeView(
-                node=node,
-                site=site,
-                site_name=name,
-                status=status or "unknown",
-                status_at=status_at,
-                first_seen=first,
-                last_seen=last,
-                last_window_end=window_end,
-                last_seq=last_seq,
-                windows=int(windows or 0),
-                seq_gaps=int(gaps or 0),
-                duplicates=int(dups or 0),
-                rejected=int(rejected or 0),
-                rejected_by_reason=dict(sorted(by_node.get(node, {}).items())),
-                clock_synced=synced,
+                node=n.node,
+                site=n.site,
+                site_name=registry.attrs(n.site)[0],
+                status=n.status or "unknown",
+                status_at=n.status_at,
+                first_seen=n.first_seen,
+                last_seen=n.last_seen,
+                last_window_end=None if clock is None else clock.last_end,
+                last_seq=n.last_seq,
+                windows=n.windows,
+                seq_gaps=n.seq_gaps,
+                duplicates=n.duplicates,
+                rejected=n.rejected,
+                rejected_by_reason=dict(sorted(by_node.get(n.node, {}).items())),
+                clock_synced=None if clock is None else clock.clock_synced,
             )
         )
     return NodesView(

@@ -58,6 +58,7 @@ def render(
         "lang": lang,
         "t": lambda key, **fmt: i18n.t(key, lang, **fmt),
         "when": lambda epoch: i18n.local_time(epoch, tz, lang),
+        "tz_name": tz.key,
         "session": session,
         "csrf": context.pop("csrf", None) or (session.csrf if session else ""),
         "path": request.url.path,

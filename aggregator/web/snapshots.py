@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aggregator.store.health import data_version
+from aggregator.store import open_store
+from aggregator.store.interface import WindowStore
 from aggregator.web.data import Figures, Scope, build_scope
 from aggregator.web.models import NodesView, ScopeView
 from aggregator.web.nodes import build_nodes, rank
@@ -31,11 +32,10 @@ _NODES = Scope("province", "\0nodes")  # cache key of the Nodes page
 RERANK_SECONDS = 30.0
 
 
-def open_store(path: Path) -> Any:
-    """The dashboard's only way into the store: read-only, whatever SQL runs on it."""
-    from aggregator.store.sqlite import Store  # the store module owns sqlite3
-
-    return Store(path, read_only=True)
+def open_read_only(target: str | Path) -> WindowStore:
+    """The dashboard's only way into the store: read-only (SQLite `mode=ro`, PostgreSQL READ
+    ONLY transactions), so nothing it runs can write."""
+    return open_store(target, read_only=True)
 
 
 @dataclass(slots=True)
@@ -47,7 +47,7 @@ class _Entry:
 class Snapshots:
     def __init__(
         self,
-        db: Path,
+        db: str | Path,
         figures: Figures,
         *,
         clock: Callable[[], float] = time.time,
@@ -64,7 +64,7 @@ class Snapshots:
         self.hot_s = hot_s
         self.max_pages = max_pages
         self.generation = 1
-        self._store: Any = None
+        self._store: WindowStore | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="bzagg-web-store")
         self._cache: OrderedDict[Scope, _Entry] = OrderedDict()
         self._locks: dict[Scope, asyncio.Lock] = {}
@@ -79,9 +79,9 @@ class Snapshots:
     async def start(self) -> None:
         """Open the store (raises its StoreError when it cannot) and start watching it."""
 
-        def _open() -> int:
-            self._store = open_store(self.db)
-            return data_version(self._store)
+        def _open() -> str:
+            self._store = store = open_read_only(self.db)
+            return store.data_version()
 
         self._seen_version = await self._run(_open)
         self._watcher = asyncio.create_task(self._watch(), name="bzagg-web-watch")
@@ -141,11 +141,16 @@ class Snapshots:
         self._cache.move_to_end(key)
         return entry.view
 
+    def _live(self) -> WindowStore:
+        if self._store is None:
+            raise RuntimeError("the dashboard's store is not open (Snapshots.start)")
+        return self._store
+
     def _compute(self, key: Scope, generation: int) -> Any:
-        now = self.clock()
+        now, store = self.clock(), self._live()
         if key == _NODES:
-            return build_nodes(self._store, self.figures.registry, version=generation, now=now)
-        return build_scope(self._store, self.figures, key, version=generation, now=now)
+            return build_nodes(store, self.figures.registry, version=generation, now=now)
+        return build_scope(store, self.figures, key, version=generation, now=now)
 
     # -- watching the store ----------------------------------------------------------------------
 
@@ -162,7 +167,7 @@ class Snapshots:
         while True:
             await asyncio.sleep(self.poll_s)
             try:
-                version = await self._run(lambda: data_version(self._store))
+                version = await self._run(lambda: self._live().data_version())
                 if version != self._seen_version:
                     self._seen_version, pending = version, True
                 if pending and self.clock() - last_refresh >= self.refresh_s:

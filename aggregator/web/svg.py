@@ -14,7 +14,8 @@ from markupsafe import Markup, escape
 from aggregator.web.i18n import day, pct, t
 from aggregator.web.models import RowView, TargetView
 
-COLORS = {"at": "#1e7b3c", "below": "#b3261e", "cannot_tell": "#b26a00", None: "#1f5fa8"}
+COLORS = {"at_target": "#1e7b3c", "below_target": "#b3261e", "cannot_tell": "#b26a00",
+          None: "#1f5fa8"}  # fmt: skip
 _GRID, _TARGET = "#c9d1d9", "#b3261e"
 
 
@@ -24,7 +25,7 @@ def _x(v: float, left: float, width: float) -> float:
 
 def ranked_chart(rows: Sequence[RowView], target: float | None, lang: str) -> Markup:
     """Horizontal bars with 95 % intervals, one per row that has a headline value."""
-    rows = [r for r in rows if r.headline is not None and r.headline.value is not None]
+    rows = [r for r in rows if r.headline.value is not None]
     if not rows:
         return Markup("")
     left, width, step, top = 230.0, 410.0, 28.0, 24.0
@@ -40,7 +41,7 @@ def ranked_chart(rows: Sequence[RowView], target: float | None, lang: str) -> Ma
         h = r.headline
         assert h is not None and h.value is not None
         y = top + step * i
-        color = COLORS.get(r.status, COLORS[None])
+        color = COLORS.get(r.headline.status, COLORS[None])
         text = t("?", lang) if r.label == "?" else r.label
         label = escape(text if len(text) <= 34 else text[:33] + "…")
         out.append(f'<text x="{left - 8}" y="{y + 14}" font-size="12" text-anchor="end" '
@@ -71,7 +72,7 @@ def trend_chart(daily: Sequence[RowView], target: TargetView | None, lang: str) 
     pts = [
         (date.fromisoformat(r.keys["day"]), r.headline)
         for r in daily
-        if "day" in r.keys and r.headline is not None and r.headline.value is not None
+        if "day" in r.keys and r.headline.value is not None
     ]
     if not pts:
         return Markup("")

@@ -93,7 +93,14 @@ def _check_keys(
         for opt in p.opts:
             if opt.startswith("--"):
                 names.setdefault(opt[2:].replace("-", "_"), p)
-    subs = command.commands if isinstance(command, click.Group) else {}
+    subs: dict[str, click.Command] = {}
+    if isinstance(command, click.Group):
+        # list_commands/get_command, not .commands: lazily loaded commands count too.
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                subs[name] = sub
     out: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = str(raw_key).replace("-", "_")

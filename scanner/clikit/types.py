@@ -36,12 +36,40 @@ LANG_HELP = "Language of the output: vi (Vietnamese) or en (English)."
 class LazyGroup(click.Group):
     """A group whose subcommands are imported only when used: no cycles, no import side effects.
 
-    `lazy` maps a command name to "package.module:attribute".
+    `lazy` maps a command name to "package.module:attribute". `errors` are the packages' error
+    roots: caught here, once, and shown as a one-line message with exit status 1.
     """
 
-    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        lazy: dict[str, str] | None = None,
+        errors: tuple[type[Exception], ...] = (),
+        **kw: Any,
+    ) -> None:
         super().__init__(*args, **kw)
         self._lazy = dict(lazy or {})
+        self._errors = errors
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.BadParameter as exc:
+            raise name_source(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.BadParameter as exc:
+            raise name_source(exc) from None
+        except self._errors as exc:
+            raise click.ClickException(str(exc)) from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._lazy})
@@ -54,3 +82,29 @@ class LazyGroup(click.Group):
                 raise TypeError(f"{self._lazy[cmd_name]} is not a click command")
             return cmd
         return super().get_command(ctx, cmd_name)
+
+
+def name_source(exc: click.BadParameter) -> click.BadParameter:
+    """Say where a bad value came from when the user did not type it: an environment variable
+    or a config file key, so that `BZAUDIT_WINDOW=7` is not reported as if it were `--window 7`."""
+    from click.core import ParameterSource
+
+    from scanner.clikit.config import config_used
+
+    ctx, param = exc.ctx, exc.param
+    if ctx is None or param is None or param.name is None:
+        return exc
+    source = ctx.get_parameter_source(param.name)
+    if source is ParameterSource.ENVIRONMENT:
+        names = param.envvar if isinstance(param, click.Option) else None
+        if names is None and ctx.auto_envvar_prefix is not None:
+            names = f"{ctx.auto_envvar_prefix}_{param.name.upper()}"
+        shown = names if isinstance(names, str) else ", ".join(names or [])
+        return click.BadParameter(
+            f"{exc.message} (from environment variable {shown})", ctx=ctx, param=param
+        )
+    elif source is ParameterSource.DEFAULT_MAP:
+        key = next((o[2:] for o in param.opts if o.startswith("--")), param.name)
+        where = f"key '{key}' in {config_used(ctx.find_root())}"
+        return click.BadParameter(f"{exc.message} (from {where})", ctx=ctx, param=param)
+    return exc

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from scanner.errors import ScannerError
 from scanner.node.outbox import Outbox
 from scanner.node.publish import Publisher
 from scanner.wire.broker import BrokerConfig, BrokerConfigError, parse_broker_url
@@ -114,7 +115,7 @@ class Delivery:
         )
 
 
-class DeliveryConfigError(ValueError):
+class DeliveryConfigError(ScannerError, ValueError):
     """Broker, TLS or key options that cannot work; the message names the option."""
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from scanner.errors import ScannerError
 from scanner.wire.codec import encode, with_seq
 from scanner.wire.schema import WindowReport
 from scanner.wire.topics import window_topic
@@ -35,7 +36,7 @@ _DDL = (
 )
 
 
-class OutboxError(Exception):
+class OutboxError(ScannerError):
     """The outbox file cannot be opened or is not an outbox."""
 
 

@@ -80,19 +80,3 @@ def test_cli_adduser_and_serve_errors(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "HOST:PORT" in r.output
     r = CliRunner().invoke(bzagg, ["web", "--timezone", "Mars/Base", "--users", str(users)])
     assert r.exit_code == 2 and "time zone" in r.output
-
-
-def test_read_only_store_refuses_writes(tmp_path: Path) -> None:
-    from aggregator.store.sqlite import Store, StoreError
-    from tests.report.conftest import seed_store
-
-    db = seed_store(tmp_path / "s.sqlite3")
-    ro = Store(db, read_only=True)
-    try:
-        with pytest.raises(Exception, match="readonly"):
-            ro.query("DELETE FROM windows")
-        assert ro.windows_count() > 0
-    finally:
-        ro.close()
-    with pytest.raises(StoreError, match="no store there"):
-        Store(tmp_path / "missing.sqlite3", read_only=True)

@@ -23,11 +23,13 @@ def bzagg_report(web: WebServer, *args: str) -> dict[str, Any]:
     return out
 
 
-def best(row: dict[str, Any]) -> dict[str, Any] | None:
-    """The report's headline: the first estimable method (Row.best)."""
-    return next(
-        ({"method": m, **e} for m, e in row["estimates"].items() if e["value"] is not None), None
-    )
+HEADLINE = ("value", "low", "high", "method", "status", "more_visits", "visits", "suppressed")
+
+
+def headline(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The report's pooled headline of a row: figure, interval, method, verdict, visits."""
+    h = row["headline"]
+    return tuple(h.get(k, False if k == "suppressed" else None) for k in HEADLINE)
 
 
 class Tables(HTMLParser):
@@ -80,13 +82,13 @@ def check_table(shown: dict[str, tuple[str, ...]], rows: list[dict[str, Any]]) -
     assert len(shown) == len(rows)
     for row in rows:
         got = shown[json.dumps(row["keys"], sort_keys=True)]
-        b = best(row)
-        if b is None:
-            assert got[0] == ""
+        h = row["headline"]
+        if h.get("suppressed") or h.get("value") is None:
+            assert got[0] == ""  # a suppressed row shows no figure on the page either
             continue
         assert (float(got[0]), float(got[1]), float(got[2]), got[3]) == (
-            b["value"], b["low"], b["high"], b["method"])  # fmt: skip
-        assert got[4] == f"{100 * b['value']:.1f} %"
+            h["value"], h["low"], h["high"], h["method"])  # fmt: skip
+        assert got[4] == f"{100 * h['value']:.1f} %"
 
 
 def check_api_rows(api_rows: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
@@ -96,12 +98,17 @@ def check_api_rows(api_rows: list[dict[str, Any]], rows: list[dict[str, Any]]) -
         got = by_key[json.dumps(row["keys"], sort_keys=True)]
         assert got["windows"] == row["windows"] and got["used"] == row["used"]
         assert got["nodes"] == row["nodes"] and got["registered"] == row["registered"]
+        assert got["name"] == row["name"]
         for m, e in row["estimates"].items():
             mine = got["estimates"][m]
+            if e.get("suppressed"):
+                assert mine["suppressed"] and mine["value"] is None
+                continue
             assert (mine["value"], mine["low"], mine["high"], mine["clusters"]) == (
                 e["value"], e["low"], e["high"], e["clusters"])  # fmt: skip
-        b = best(row)
-        assert (got["headline"] or {}).get("value") == (b or {}).get("value")
+        assert headline(got) == headline(row)
+        assert got["headline"]["strata"] == row["headline"]["strata"]
+        assert got["headline"]["df"] == row["headline"].get("df")
 
 
 def test_province_equals_report_json(web: WebServer) -> None:
@@ -115,6 +122,10 @@ def test_province_equals_report_json(web: WebServer) -> None:
     assert api["target"] == by_district["target"]
     assert api["parameters"] == by_district["parameters"]
     assert api["unregistered_sites"] == by_district["unregistered_sites"]
+    assert api["tz"] == by_district["tz"] and api["k_min"] == by_district["k_min"]
+    plan = [{k: p[k] for k in ("district", "status", "more_visits", "visit_type", "visit_sites")}
+            for p in api["planning"]]  # fmt: skip
+    assert plan == [{k: p[k] for k in plan[0]} for p in by_district["plan"]] and plan
     tables = page_tables(web, "/")
     check_table(tables["rows"], by_district["rows"])
     check_table(tables["daily"], by_day["rows"])
@@ -128,7 +139,12 @@ def test_district_equals_report_json(web: WebServer, district: str) -> None:
         api = c.get(f"/api/v1/districts/{quote(district)}").json()
     check_api_rows(api["rows"], by_site["rows"])
     check_api_rows(api["visits"], visits["rows"])
-    check_api_rows([api["total"]], [by_site["total"]])
+    own = bzagg_report(web, "--district", district, "--by", "district")
+    check_api_rows([api["total"]], own["rows"])  # the district's headline, as --by district
+    province = bzagg_report(web, "--by", "district")
+    check_api_rows(
+        [api["total"]], [r for r in province["rows"] if r["keys"]["district"] == district]
+    )
     assert api["target"] == by_site["target"]
     tables = page_tables(web, f"/district/{quote(district)}")
     check_table(tables["rows"], by_site["rows"])
@@ -142,20 +158,22 @@ def test_site_equals_report_json(web: WebServer, site: str) -> None:
         api = c.get(f"/api/v1/sites/{site}").json()
         assert c.get("/api/v1/sites/no-such-site").status_code == 404
     check_api_rows(api["visits"], by_day["rows"])
-    check_api_rows([api["total"]], [by_day["total"]])
+    check_api_rows([api["total"]], bzagg_report(web, "--site", site, "--by", "site")["rows"])
     check_table(page_tables(web, f"/site/{site}")["visits-table"], by_day["rows"])
     assert any(f"--site {site}" in cmd for cmd in api["commands"])
 
 
-def test_headline_status_follows_the_interval(web: WebServer) -> None:
+def test_headline_verdict_follows_the_interval(web: WebServer) -> None:
     with web.login() as c:
         api = c.get("/api/v1/province").json()
     target = float(TARGET)
     for r in [api["total"], *api["rows"]]:
         h = r["headline"]
-        expected = ("at" if h["low"] >= target else "below" if h["high"] < target
+        if h["suppressed"] or h["value"] is None:
+            continue
+        expected = ("at_target" if h["low"] >= target else "below_target" if h["high"] < target
                     else "cannot_tell")  # fmt: skip
-        assert r["status"] == expected
+        assert h["status"] == expected
 
 
 @pytest.mark.parametrize(
