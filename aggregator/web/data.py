@@ -138,8 +138,9 @@ def commands(scope: Scope, fig: Figures) -> list[str]:
         base += ["--tz", fig.tz]
     if fig.k_min != K_MIN:
         base += ["--k-min", str(fig.k_min)]
-    groupings = {"province": ("district", "day"), "district": ("site", "site,day", "day"),
-                 "site": ("day",)}[scope.kind]  # fmt: skip
+    groupings = {"province": ("district", "day"),
+                 "district": ("district", "site", "site,day", "day"),
+                 "site": ("site", "day")}[scope.kind]  # fmt: skip
     return [shlex.join([*base, "--by", by, "--format", "json"]) for by in groupings]
 
 
