@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the test suite starts for real: Mosquitto (MQTT), dbus-daemon (fake BlueZ bus),
-# tshark and btmon (capture cross-checks), Chromium (HTML report check), openssl (TLS test certs),
-# PostgreSQL (the scale-out store's tests start their own server from its binaries),
-# and for the deployment tests: shellcheck, systemd-analyze (package systemd; it checks unit files
-# offline, no running systemd needed) and pipx (the inspectors' laptop install).
+# tshark and btmon (capture cross-checks), Chromium (HTML report and dashboard browser tests),
+# openssl (TLS test certs), PostgreSQL (the scale-out store's tests start their own server from its
+# binaries), and for the deployment tests shellcheck, systemd-analyze (package systemd; it checks
+# unit files offline, no running systemd needed) and pipx; wrk for bench/web.py.
 # Installs only what is missing, so a warm machine pays nothing.
 set -euo pipefail
 need=()
@@ -18,6 +18,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v pipx >/dev/null || need+=(pipx)
+command -v wrk >/dev/null || need+=(wrk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

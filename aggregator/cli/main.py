@@ -53,6 +53,7 @@ def _keys_option(f: Any) -> Any:
         "nodes": "aggregator.cli.nodes:nodes",
         "report": "aggregator.cli.report:report",
         "sites": "aggregator.cli.sites:sites",
+        "web": "aggregator.cli.web:web",
     },
     errors=(AggregatorError, ScannerError),
     context_settings={"auto_envvar_prefix": ENV_PREFIX},

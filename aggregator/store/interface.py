@@ -99,6 +99,25 @@ class RejectRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectCount:
+    """Rejected payloads of one (topic, reason): how many and when the last one came."""
+
+    topic: str
+    reason: str
+    count: int
+    last_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NodeClock:
+    """A node's latest stored window: its clock flag (None: not reported) and its end."""
+
+    node: str
+    clock_synced: bool | None
+    last_end: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredWindow:
     """One stored window, column for column (`payload` is the received canonical JSON)."""
 
@@ -166,6 +185,15 @@ class WindowStore(Protocol):
     def nodes(self) -> list[NodeState]: ...
 
     def rejects(self) -> list[RejectRow]: ...
+
+    def reject_counts(self) -> list[RejectCount]: ...
+
+    def node_clocks(self) -> list[NodeClock]: ...
+
+    def data_version(self) -> str:
+        """An opaque token that differs once another connection has committed a change (it may
+        also change without one); a reader polls it instead of re-reading the data."""
+        ...
 
     def windows(self, node: str | None = None) -> list[StoredWindow]: ...
 

@@ -139,3 +139,12 @@ def dialect(sql: str) -> str:
     binds, and SQLite's two-argument MIN as LEAST."""
     out = sql.replace("%", "%%").replace("MIN(1.0,", "LEAST(1.0,")
     return _BIND.sub(r"%(\1)s", out)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    head, sep, tail = url.rpartition("@")
+    if not sep or ":" not in head.split("://", 1)[-1]:
+        return url
+    scheme, _, userinfo = head.partition("://")
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{tail}"

@@ -20,15 +20,17 @@ from typing import Any, Literal
 import psycopg
 from psycopg import errors as pg_errors
 
+from aggregator.store import health, rows
 from aggregator.store import pg_schema as pg
 from aggregator.store import queries as q
-from aggregator.store import rows
 from aggregator.store.interface import (
     AddResult,
     ClusterHour,
+    NodeClock,
     NodeHealth,
     NodeState,
     Reject,
+    RejectCount,
     RejectRow,
     Status,
     StoredWindow,
@@ -50,10 +52,16 @@ class PgStore:
     """PostgreSQL store; one connection, used by one thread at a time."""
 
     def __init__(
-        self, url: str, *, clock: Callable[[], float] = time.time, write: Write = "copy"
+        self,
+        url: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        write: Write = "copy",
+        read_only: bool = False,
     ) -> None:
         self.url = url
-        self.where = _redact(url)
+        self.read_only = read_only  # the dashboard: every transaction READ ONLY, no migration
+        self.where = pg.redact(url)
         self._clock = clock
         self._write = write
         self.duplicates = 0
@@ -66,8 +74,12 @@ class PgStore:
         except psycopg.Error as exc:
             raise self._open_error(exc) from exc
         try:
-            self._migrate(db)
-            db.execute(pg.STAGING)
+            if self.read_only:
+                db.read_only = True  # before the first statement opens a transaction
+                self._check_schema(db)
+            else:
+                self._migrate(db)
+                db.execute(pg.STAGING)
             db.commit()
         except BaseException as exc:
             db.close()
@@ -94,6 +106,18 @@ class PgStore:
                         db.execute(stmt)
                     db.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                     log.info("%s: schema migration %d applied", self.where, version)
+
+    def _check_schema(self, db: psycopg.Connection[tuple[Any, ...]]) -> None:
+        try:
+            found = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        except pg_errors.UndefinedTable:
+            found = None
+        version = None if found is None else found[0]
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.where}: store schema {version or 'none'}, expected {SCHEMA_VERSION}",
+                where=self.where,
+            )
 
     def _open_error(self, exc: psycopg.Error) -> StoreError:
         return StoreError(
@@ -241,6 +265,17 @@ class PgStore:
     def rejects(self) -> list[RejectRow]:
         return rows.reject_rows(self._read(rows.REJECT_ROWS_SQL))
 
+    def reject_counts(self) -> list[RejectCount]:
+        return health.reject_counts(self._read(health.REJECT_COUNTS_SQL))
+
+    def node_clocks(self) -> list[NodeClock]:
+        return health.node_clocks(self._read(health.NODE_CLOCKS_SQL))
+
+    def data_version(self) -> str:
+        # The snapshot (xmin:xmax:in-progress) moves whenever any transaction of the server
+        # is assigned an id or ends, so it differs after every commit (and sometimes without).
+        return str(self._read("SELECT CAST(pg_current_snapshot() AS TEXT)")[0][0])
+
     def windows(self, node: str | None = None) -> list[StoredWindow]:
         where, binds = ("WHERE node = :node", {"node": node}) if node is not None else ("", {})
         sql = f"SELECT {pg.COLUMNS} FROM windows {where} ORDER BY node, window_start"
@@ -256,12 +291,3 @@ class PgStore:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    head, sep, tail = url.rpartition("@")
-    if not sep or ":" not in head.split("://", 1)[-1]:
-        return url
-    scheme, _, userinfo = head.partition("://")
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{tail}"

@@ -19,14 +19,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from aggregator.store import health, rows
 from aggregator.store import queries as q
-from aggregator.store import rows
+from aggregator.store import sqlite_schema as lite
 from aggregator.store.interface import (
     AddResult,
     ClusterHour,
+    NodeClock,
     NodeHealth,
     NodeState,
     Reject,
+    RejectCount,
     RejectRow,
     Status,
     StoredWindow,
@@ -38,51 +41,10 @@ from scanner.wire.schema import WindowReport
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-_DDL = (
-    """CREATE TABLE IF NOT EXISTS windows (
-  node TEXT NOT NULL, site TEXT NOT NULL, window_start INTEGER NOT NULL,
-  window_s INTEGER NOT NULL, seq INTEGER NOT NULL, received_at REAL NOT NULL,
-  bz_android INTEGER NOT NULL, bz_ios_fg INTEGER NOT NULL, bz_ios_bg INTEGER NOT NULL,
-  bz_slot_android INTEGER NOT NULL, iphone INTEGER NOT NULL, phone INTEGER NOT NULL,
-  other INTEGER NOT NULL, headcount INTEGER, scanned_s REAL NOT NULL, adverts INTEGER NOT NULL,
-  clock_synced INTEGER, mode TEXT NOT NULL, restarts INTEGER NOT NULL,
-  below_gate INTEGER NOT NULL, payload TEXT NOT NULL,
-  PRIMARY KEY (node, window_start)
-) WITHOUT ROWID""",
-    "CREATE INDEX IF NOT EXISTS windows_site_start ON windows (site, window_start)",
-    "CREATE INDEX IF NOT EXISTS windows_start ON windows (window_start)",
-    """CREATE TABLE IF NOT EXISTS rejected (
-  id INTEGER PRIMARY KEY, received_at REAL NOT NULL, topic TEXT NOT NULL,
-  reason TEXT NOT NULL, detail TEXT NOT NULL, payload_head TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS nodes (
-  node TEXT PRIMARY KEY, site TEXT NOT NULL, first_seen REAL, last_seen REAL,
-  status TEXT NOT NULL DEFAULT 'unknown', status_at REAL, last_seq INTEGER,
-  windows INTEGER NOT NULL DEFAULT 0, seq_gaps INTEGER NOT NULL DEFAULT 0,
-  duplicates INTEGER NOT NULL DEFAULT 0)""",
-)
-_COLUMNS = ", ".join(rows.WINDOW_COLUMNS)
-_INSERT = f"INSERT OR IGNORE INTO windows ({_COLUMNS}) VALUES ({', '.join('?' * 21)})"
-_NODES_UPSERT = (
-    "INSERT INTO nodes (node, site, first_seen, last_seen, last_seq, windows, "
-    "seq_gaps, duplicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (node) DO UPDATE SET site = excluded.site, "
-    "first_seen = COALESCE(first_seen, excluded.first_seen), "
-    "last_seen = excluded.last_seen, last_seq = excluded.last_seq, "
-    "windows = windows + excluded.windows, seq_gaps = excluded.seq_gaps, "
-    "duplicates = duplicates + excluded.duplicates"
-)
-# Last writer wins on status_at (the time an aggregator received the status), so several
-# aggregators that all receive a node's retained status never roll it back.
-STATUS_UPSERT = (
-    "INSERT INTO nodes (node, site, status, status_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (node) DO UPDATE SET status = excluded.status, "
-    "status_at = excluded.status_at, site = excluded.site "
-    "WHERE nodes.status_at IS NULL OR excluded.status_at >= nodes.status_at"
-)
-_REJECT_INSERT = (
-    "INSERT INTO rejected (received_at, topic, reason, detail, payload_head) VALUES (?, ?, ?, ?, ?)"
-)
+SCHEMA_VERSION = lite.SCHEMA_VERSION
+STATUS_UPSERT = lite.STATUS_UPSERT
+_COLUMNS, _INSERT = lite.COLUMNS, lite.INSERT
+_NODES_UPSERT, _REJECT_INSERT = lite.NODES_UPSERT, lite.REJECT_INSERT
 
 
 class Store:
@@ -95,10 +57,15 @@ class Store:
         clock: Callable[[], float] = time.time,
         synchronous: str = "NORMAL",
         rollup: bool = True,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
         self.duplicates = 0
+        self.read_only = read_only
+        if read_only:
+            self._db = self._open_read_only()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # The subscriber commits batches in a worker thread, one after the other.
@@ -115,7 +82,7 @@ class Store:
                 )
             if version == 0:
                 with self._tx():
-                    for stmt in _DDL:
+                    for stmt in lite.DDL:
                         self._db.execute(stmt)
                     if rollup:
                         # Reports read the trigger-maintained rollup when present (queries.py).
@@ -132,6 +99,8 @@ class Store:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only", where=str(self.path))
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -142,6 +111,28 @@ class Store:
 
     def _one(self, sql: str, params: Any = ()) -> Any:
         return self._db.execute(sql, params).fetchone()[0]
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        # mode=ro: this connection can never write, whatever SQL it is given (the dashboard);
+        # it still reads through the WAL of a running `bzagg serve`.
+        if not self.path.is_file():
+            raise StoreError(f"{self.path}: no store there (run `bzagg serve` or pass --db)",
+                             where=str(self.path))  # fmt: skip
+        try:
+            db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                check_same_thread=False,
+            )  # fmt: skip
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the store ({exc})",
+                             where=str(self.path)) from exc  # fmt: skip
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise StoreError(f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}",
+                             where=str(self.path))  # fmt: skip
+        self._rollup = bool(db.execute(q.ROLLUP_EXISTS_SQL).fetchone()[0])
+        return db
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -257,6 +248,16 @@ class Store:
 
     def rejects(self) -> list[RejectRow]:
         return rows.reject_rows(self._db.execute(rows.REJECT_ROWS_SQL))
+
+    def reject_counts(self) -> list[RejectCount]:
+        return health.reject_counts(self._db.execute(health.REJECT_COUNTS_SQL))
+
+    def node_clocks(self) -> list[NodeClock]:
+        return health.node_clocks(self._db.execute(health.NODE_CLOCKS_SQL))
+
+    def data_version(self) -> str:
+        # Differs between two reads on this connection iff another connection committed.
+        return str(self._one("PRAGMA data_version"))
 
     def windows(self, node: str | None = None) -> list[StoredWindow]:
         """Stored windows in key order (tests and exports; reports read `clusters`)."""
