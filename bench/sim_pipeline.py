@@ -16,7 +16,7 @@ from typing import Any
 from bench.count_model import Visit
 from scanner.ble.classify import Classifier
 from scanner.counting.pipeline import NodeIdentity, Pipeline
-from scanner.estimation.estimate import slot_detection
+from scanner.estimation.clusters import slot_detection
 from scanner.estimation.params import DEFAULT_PARAMS, EstimationParams, for_site_type
 from scanner.simulator.capture import simulate, write_simulation
 from scanner.simulator.model import Scenario, ScenarioError, load_scenario

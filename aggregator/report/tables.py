@@ -15,6 +15,7 @@ from aggregator.store.queries import (
     ROLLUP_SITES_SEEN_SQL,
     SITES_SEEN_SQL,
     cluster_query,
+    clusters_from_slot_rows,
     nodes_query,
     rollup_cluster_query,
     rollup_nodes_query,
@@ -110,8 +111,7 @@ def build_report(
         sites=sites,
         by_hour="hour" in options.by,
     )
-    raw = store.query(sql, binds)
-    clusters = [(ClusterTotals(r[0], r[1], int(r[2]), *r[4:]), int(r[3])) for r in raw]
+    clusters = clusters_from_slot_rows(store.query(sql, binds))
     log.debug("report: %d clusters (rollup %s)", len(clusters), rollup)
     pf = registry.params_for(params)
     staff = registry.staff()

@@ -1,14 +1,16 @@
 """SQL text for reports: windows are summed per cluster inside the database, never row by row.
 
-The cluster query returns exactly the fields of
-`scanner.estimation.estimate.ClusterTotals` (plus an `hour` key),
-computed the same way as `clusters_from_reports` does on the node: a test checks both agree.
+The cluster query returns raw sums per (cluster, slot), which `clusters_from_slot_rows` folds
+into `scanner.estimation.clusters.ClusterTotals` (plus an `hour` key), the same sums as
+`clusters_from_reports` on the node: a test checks both agree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
+from scanner.estimation.clusters import CaptureSums, ClusterTotals, captures_from_json
 from scanner.estimation.params import EstimationParams
 
 # One pass over the windows: first per (site, node, quarter-hour slot), because Bluezone
@@ -19,47 +21,38 @@ CLUSTERS_SQL: Final = """
 WITH w AS (
   SELECT site, node, window_start, window_s, scanned_s, headcount,
          bz_android, bz_ios_fg, bz_ios_bg, bz_slot_android, iphone, phone,
+         COALESCE(json_extract(payload, '$.health.near_gate'), 0) AS near_gate,
+         json_extract(payload, '$.capture') AS capture,
          CASE WHEN :require_clock AND clock_synced = 0 THEN 'c'
               WHEN scanned_s < :coverage_min * window_s THEN 'v' END AS why
   FROM windows
   WHERE window_start >= :since AND window_start < :until {where}
-),
-s AS (
-  SELECT site, node, window_start - window_start % 86400 AS day,
-         {hour} AS hour,
-         COUNT(*) AS windows,
-         SUM(why IS NULL) AS used,
-         SUM(why IS 'c') AS excl_clock,
-         SUM(why IS 'v') AS excl_coverage,
-         SUM(CASE WHEN why IS NULL THEN window_s ELSE 0 END) AS window_s_sum,
-         SUM(CASE WHEN why IS NULL THEN bz_ios_fg ELSE 0 END) AS ios_fg,
-         SUM(CASE WHEN why IS NULL THEN bz_ios_bg ELSE 0 END) AS ios_bg,
-         SUM(CASE WHEN why IS NULL THEN iphone ELSE 0 END) AS iphone,
-         SUM(CASE WHEN why IS NULL THEN phone ELSE 0 END) AS phone,
-         SUM(CASE WHEN why IS NULL THEN bz_android ELSE 0 END) AS android_win,
-         COALESCE(MAX(CASE WHEN why IS NOT 'c' THEN bz_slot_android END), 0) AS x,
-         SUM(CASE WHEN why IS NOT 'c' THEN scanned_s ELSE 0 END) AS tau,
-         SUM(headcount) AS head_sum,
-         COUNT(headcount) AS head_n
-  FROM w
-  GROUP BY site, node, window_start / 900
-),
-p AS (
-  SELECT *, :advertising * ((1 - :doze) * MIN(1.0, (tau + :burst) / :period)
-            + :doze * MIN(1.0, (tau + :burst) / :doze_period)) AS q
-  FROM s
 )
-SELECT site, node, day, hour,
-       SUM(windows), SUM(used), SUM(excl_clock), SUM(excl_coverage),
-       SUM(window_s_sum), SUM(ios_fg), SUM(ios_bg), SUM(iphone), SUM(phone), SUM(android_win),
-       COALESCE(SUM(CASE WHEN tau >= :min_slot THEN tau * x / q END), 0.0),
-       COALESCE(SUM(CASE WHEN tau >= :min_slot THEN tau END), 0.0),
-       COALESCE(SUM(CASE WHEN tau >= :min_slot THEN tau * q END), 0.0),
-       CASE WHEN SUM(head_n) > 0 THEN 1.0 * SUM(head_sum) / SUM(head_n) END
-FROM p
-GROUP BY site, node, day, hour
-ORDER BY site, node, day, hour
+SELECT site, node, window_start - window_start % 86400 AS day,
+       {hour} AS hour,
+       COUNT(*) AS windows,
+       SUM(why IS NULL) AS used,
+       SUM(why IS 'c') AS excl_clock,
+       SUM(why IS 'v') AS excl_coverage,
+       SUM(CASE WHEN why IS NULL THEN window_s ELSE 0 END) AS window_s_sum,
+       SUM(CASE WHEN why IS NULL THEN bz_ios_fg ELSE 0 END) AS ios_fg,
+       SUM(CASE WHEN why IS NULL THEN bz_ios_bg ELSE 0 END) AS ios_bg,
+       SUM(CASE WHEN why IS NULL THEN iphone ELSE 0 END) AS iphone,
+       SUM(CASE WHEN why IS NULL THEN phone ELSE 0 END) AS phone,
+       SUM(CASE WHEN why IS NULL THEN bz_android ELSE 0 END) AS android_win,
+       COALESCE(MAX(CASE WHEN why IS NOT 'c' THEN bz_slot_android END), 0) AS slot_x,
+       SUM(CASE WHEN why IS NOT 'c' THEN scanned_s ELSE 0 END) AS slot_tau,
+       SUM(headcount) AS head_sum,
+       COUNT(headcount) AS head_n,
+       SUM(CASE WHEN why IS NULL THEN near_gate ELSE 0 END) AS near_gate,
+       MAX(CASE WHEN why IS NOT 'c' THEN capture END) AS capture
+FROM w
+GROUP BY site, node, window_start / 900
+ORDER BY site, node, window_start / 900
 """
+# One row per (cluster, quarter-hour slot): raw sums only. The detection formula, the priors
+# and the capture-history fits are applied by scanner.estimation (`clusters_from_slot_rows`);
+# `capture` is the JSON of the slot's capture histories (absent on nodes before they existed).
 
 # Node health for the coverage chart and the nodes sheet.
 NODES_SQL: Final = """
@@ -101,16 +94,41 @@ def cluster_query(
     binds.update(
         since=since,
         until=until,
-        require_clock=1 if params.v("require_clock_sync") >= 0.5 else 0,
-        coverage_min=params.v("coverage_min"),
-        doze=params.v("android_doze_share"),
-        advertising=params.v("android_advertising"),
-        burst=params.v("android_burst_s"),
-        period=params.v("android_period_s"),
-        doze_period=params.v("android_doze_period_s"),
-        min_slot=params.v("min_slot_scan_s"),
+        require_clock=1 if params.require_clock_sync.value >= 0.5 else 0,
+        coverage_min=params.coverage_min.value,
     )
     return sql, binds
+
+
+def clusters_from_slot_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[ClusterTotals, int]]:
+    """Fold CLUSTERS_SQL's per-slot rows into (ClusterTotals, hour) pairs."""
+    acc: dict[tuple[str, str, int, int], list[Any]] = {}
+    for r in rows:
+        key = (str(r[0]), str(r[1]), int(r[2]), int(r[3]))
+        a = acc.get(key)
+        if a is None:
+            a = acc[key] = [0] * 10 + [[], 0.0, 0, 0, {}]
+        for i in range(10):
+            a[i] += r[4 + i] or 0
+        a[10].append((float(r[14] or 0), float(r[15] or 0.0)))
+        a[11] += r[16] or 0
+        a[12] += int(r[17] or 0)
+        a[13] += int(r[18] or 0)
+        if r[19]:
+            cap: dict[str, CaptureSums] = a[14]
+            for name, sums in captures_from_json(r[19]).items():
+                cap[name] = cap.get(name, CaptureSums()) + sums
+    return [
+        (
+            ClusterTotals(
+                k[0], k[1], k[2], int(a[0]), int(a[1]), int(a[2]), int(a[3]), float(a[4]),
+                int(a[5]), int(a[6]), int(a[7]), int(a[8]), int(a[9]), slots=tuple(a[10]),
+                headcount=a[11] / a[12] if a[12] else None, near_gate=a[13], capture=a[14],
+            ),
+            k[3],
+        )
+        for k, a in sorted(acc.items())
+    ]  # fmt: skip
 
 
 def nodes_query(
@@ -120,8 +138,8 @@ def nodes_query(
     binds.update(
         since=since,
         until=until,
-        require_clock=1 if params.v("require_clock_sync") >= 0.5 else 0,
-        coverage_min=params.v("coverage_min"),
+        require_clock=1 if params.require_clock_sync.value >= 0.5 else 0,
+        coverage_min=params.coverage_min.value,
     )
     return NODES_SQL.format(where=where), binds
 
@@ -227,8 +245,8 @@ SELECT site, node, day, {hour},
        SUM(CASE WHEN why IS NULL THEN iphone ELSE 0 END),
        SUM(CASE WHEN why IS NULL THEN phone ELSE 0 END),
        SUM(CASE WHEN why IS NULL THEN android_win ELSE 0 END),
-       0.0, 0.0, 0.0,
-       CASE WHEN SUM(head_n) > 0 THEN 1.0 * SUM(head_sum) / SUM(head_n) END
+       0, 0.0,
+       SUM(head_sum), SUM(head_n), 0, NULL
 FROM r
 GROUP BY site, node, day{hour_key}
 ORDER BY site, node, day{hour_key}
@@ -251,8 +269,8 @@ ORDER BY site, node
 def rollup_usable(params: EstimationParams) -> bool:
     """The rollup answers the cluster query unless slot counts or a fractional-percent
     coverage threshold are asked for."""
-    pct = params.v("coverage_min") * 100
-    return params.v("android_slot_counts") < 0.5 and abs(pct - round(pct)) < 1e-9
+    pct = params.coverage_min.value * 100
+    return params.android_slot_counts.value < 0.5 and abs(pct - round(pct)) < 1e-9
 
 
 def rollup_cluster_query(
@@ -284,6 +302,6 @@ def _rollup_binds(params: EstimationParams, since: int, until: int) -> dict[str,
     return {
         "since_day": since - since % 86400,
         "until": until,
-        "require_clock": 1 if params.v("require_clock_sync") >= 0.5 else 0,
-        "coverage_pct": round(params.v("coverage_min") * 100),
+        "require_clock": 1 if params.require_clock_sync.value >= 0.5 else 0,
+        "coverage_pct": round(params.coverage_min.value * 100),
     }

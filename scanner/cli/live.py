@@ -83,7 +83,10 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         asyncio.run(go())
     except ScanError as exc:
         raise click.ClickException(str(exc)) from exc
-    for line in view.summary_lines(kw.get("headcount")):
+    lines = view.summary_lines(
+        kw.get("headcount"), site_type=kw.get("site_type"), smartphones=kw.get("smartphones")
+    )
+    for line in lines:
         click.echo(line, err=kw["as_json"] or not view.interactive)
     if delivery is not None and delivery.unsent:
         click.echo(f"bzscan: {delivery.unsent_message()}", err=True)

@@ -89,6 +89,18 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="People present, counted by the inspector.",
 )
 @click.option(
+    "--smartphones",
+    type=click.IntRange(0),
+    default=None,
+    help="Smartphone owners present, counted or asked; replaces head count x assumed share.",
+)
+@click.option(
+    "--site-type",
+    type=click.Choice(["office", "market", "counter"]),
+    default=None,
+    help="Site type for the end-of-visit estimate (turnover prior); default office.",
+)
+@click.option(
     "--replay",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -214,9 +226,15 @@ def _run_replay(kw: dict[str, Any]) -> None:
     click.echo(summary_text(result), err=kw["as_json"])
     if kw["headcount"] is not None and result.summary.reports:
         # A replayed inspector visit gets the same end-of-visit estimate as a live one.
-        from scanner.estimation.estimate import visit_summary
+        from scanner.estimation.visit import visit_summary
 
-        for line in visit_summary(result.summary.reports, headcount=kw["headcount"]).lines():
+        summary = visit_summary(
+            result.summary.reports,
+            headcount=kw["headcount"],
+            site_type=kw.get("site_type"),
+            smartphones=kw.get("smartphones"),
+        )
+        for line in summary.lines():
             click.echo(line, err=kw["as_json"])
 
 

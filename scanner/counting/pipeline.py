@@ -171,6 +171,7 @@ class Pipeline:
             clock_synced=ident.clock_synced,
             rssi_min_dbm=self.counter.rssi_min_dbm,
             below_gate=wc.below_gate,
+            near_gate=wc.near_gate,
             malformed=wc.malformed,
             outbox_dropped=self._outbox_dropped(),
         )
@@ -183,6 +184,7 @@ class Pipeline:
             window_s=wc.window_s,
             counts=wc.counts,
             slot_counts=wc.slot_counts,
+            capture=wc.capture,
             health=health,
             software=ident.software,
             headcount=self._headcount,

@@ -6,10 +6,10 @@ import hashlib
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
 
-from scanner.wire.schema import SLOT_SECONDS
+from scanner.wire.schema import SLOT_SECONDS, SlotCapture
 
 if TYPE_CHECKING:
     from scanner.ble.classify import Sighting
@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 SaltFactory = Callable[[], bytes]
 _DIGEST_BYTES: Final = 16
 RSSI_GATE_OFF: Final = -127
+# A device whose median RSSI lies this close below the gate counts as "near the gate" (leakage
+# diagnostic; docs/method.md, on-site decision).
+NEAR_GATE_DB: Final = 6
+# Capture histories are published for these categories (the estimators' strata).
+CAPTURE_CATEGORIES: Final = frozenset({"bluezone", "iphone"})
 
 
 def random_salt() -> bytes:
@@ -39,37 +44,52 @@ class WindowCounts:
     below_gate: int
     malformed: int
     scanned_s: float
+    near_gate: int = 0
+    capture: dict[str, dict[str, SlotCapture]] = field(default_factory=dict)
 
 
-class _KeySet:
-    """Distinct keys under one salt; holds keyed digests, never the keys themselves."""
+class _WindowKeys:
+    """Distinct keys of one window under one salt, with each key's packet tally against the
+    gate; holds keyed digests (and, for the window's life, the memo), never writes them out."""
 
     __slots__ = ("_memo", "_salt", "_seen")
 
     def __init__(self, salt: bytes) -> None:
         self._salt = salt
-        self._seen: dict[tuple[str, str], set[bytes]] = {}
+        # (category, stratum) -> digest -> [packets, packets >= gate, packets >= gate - near, key]
+        self._seen: dict[tuple[str, str], dict[bytes, list[Any]]] = {}
         # Repeats of a key within the window skip blake2b (most adverts are repeats). The memo
         # holds keys only as long as the salt lives and is dropped with it.
         self._memo: dict[bytes, bytes] = {}
 
-    def add(self, category: str, stratum: str, key: bytes) -> None:
+    def add(self, category: str, stratum: str, key: bytes, above: bool, near: bool) -> None:
         digest = self._memo.get(key)
         if digest is None:
             digest = hashlib.blake2b(key, key=self._salt, digest_size=_DIGEST_BYTES).digest()
             self._memo[key] = digest
         bucket = self._seen.get((category, stratum))
         if bucket is None:
-            bucket = self._seen[(category, stratum)] = set()
-        bucket.add(digest)
+            bucket = self._seen[(category, stratum)] = {}
+        tally = bucket.get(digest)
+        if tally is None:
+            tally = bucket[digest] = [0, 0, 0, key]
+        tally[0] += 1
+        tally[1] += above
+        tally[2] += near
 
-    def counts(self, strata: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for cat, stratum in strata:
-            out.setdefault(cat, {})[stratum] = 0
-        for (cat, stratum), bucket in self._seen.items():
-            out.setdefault(cat, {})[stratum] = len(bucket)
-        return out
+    def decide(self) -> tuple[dict[tuple[str, str], list[bytes]], int]:
+        """Keys on site per stratum (at least half their packets at or over the gate, i.e. a
+        median at or over it) and how many devices had a median just below it."""
+        onsite: dict[tuple[str, str], list[bytes]] = {}
+        near_devices: set[bytes] = set()
+        for stratum, bucket in self._seen.items():
+            keep = onsite[stratum] = []
+            for digest, (n, above, near, key) in bucket.items():
+                if 2 * above >= n:
+                    keep.append(key)
+                elif 2 * near >= n:
+                    near_devices.add(digest)
+        return onsite, len(near_devices)
 
     def forget(self) -> None:
         # Drop digests and salt together; without the salt a digest cannot be re-linked anyway.
@@ -78,16 +98,71 @@ class _KeySet:
         self._salt = b""
 
 
+class _SlotHistory:
+    """Per quarter-hour slot: which of the slot's windows each (salted) key was on site in."""
+
+    __slots__ = ("_listened", "_salt", "_seen")
+
+    def __init__(self, salt: bytes) -> None:
+        self._salt = salt
+        # digest -> bitmask of the slot's windows; no memo of raw keys: they must not outlive
+        # their window (one hash per device and window is cheap).
+        self._seen: dict[tuple[str, str], dict[bytes, int]] = {}
+        self._listened = 0
+
+    def add_window(self, index: int, onsite: dict[tuple[str, str], list[bytes]]) -> None:
+        bit = 1 << index
+        self._listened |= bit
+        for stratum, keys in onsite.items():
+            bucket = self._seen.setdefault(stratum, {})
+            for key in keys:
+                digest = hashlib.blake2b(key, key=self._salt, digest_size=_DIGEST_BYTES).digest()
+                bucket[digest] = bucket.get(digest, 0) | bit
+
+    def distinct(self, stratum: tuple[str, str]) -> int:
+        return len(self._seen.get(stratum, ()))
+
+    def captures(self, categories: frozenset[str], k_min: int) -> dict[str, dict[str, SlotCapture]]:
+        """Aggregate histories per stratum; a stratum with fewer than `k_min` devices in the
+        slot is withheld, so no histogram describes fewer than k_min people."""
+        ls = self._listened
+        n = ls.bit_count()
+        if n == 0:
+            return {}
+        pairs1 = (ls & ls >> 1).bit_count()
+        pairs2 = (ls & ls >> 1 & ls >> 2).bit_count()
+        out: dict[str, dict[str, SlotCapture]] = {}
+        for (cat, stratum), bucket in sorted(self._seen.items()):
+            if cat not in categories or not bucket or len(bucket) < k_min:
+                continue
+            seen = [0] * n
+            lag1 = lag2 = run3 = 0
+            for m in bucket.values():
+                seen[m.bit_count() - 1] += 1
+                lag1 += (m & m >> 1).bit_count()
+                lag2 += (m & m >> 2 & ls >> 1).bit_count()
+                run3 += (m & m >> 1 & m >> 2).bit_count()
+            out.setdefault(cat, {})[stratum] = SlotCapture(
+                n, pairs1, pairs2, tuple(seen), lag1, lag2, run3
+            )
+        return out
+
+    def forget(self) -> None:
+        self._seen.clear()
+        self._salt = b""
+
+
 class WindowCounter:
     """Counts distinct devices per (category, stratum) in UTC-aligned windows.
 
     Windows start at multiples of `window_s` since the epoch, and `window_s` divides 900 s so a
-    window never straddles a Bluezone ID rotation (docs/protocol.md §2.9). Rolling-ID sightings are
-    also
-    counted per quarter-hour slot under a salt that lives for the slot (docs/architecture.md §5),
-    which is robust
-    to the 15 s on / 15 s off duty cycle. Time only moves forward: a late advert is counted in the
-    open window rather than reopening a closed one.
+    window never straddles a Bluezone ID rotation (docs/protocol.md §2.9). A device is on site in
+    a window when at least half its packets reach the RSSI gate (its median does): one packet
+    lifted over the gate by fading does not count a neighbour's phone (docs/method.md). On-site
+    keys are also tracked per quarter-hour slot under a salt that lives for the slot
+    (docs/architecture.md §5): rolling-ID strata report their distinct count so far, and the
+    window that closes a slot carries the slot's aggregate capture histories. Time only moves
+    forward: a late advert is counted in the open window rather than reopening a closed one.
     """
 
     def __init__(
@@ -98,6 +173,8 @@ class WindowCounter:
         strata: Iterable[tuple[str, str]] = (),
         rolling_strata: Iterable[tuple[str, str]] = (),
         salt_factory: SaltFactory = random_salt,
+        capture_k_min: int = 1,
+        capture_categories: frozenset[str] = CAPTURE_CATEGORIES,
     ) -> None:
         if window_s <= 0 or SLOT_SECONDS % window_s:
             raise WindowError(f"window_s={window_s} must divide {SLOT_SECONDS} s (a quarter hour)")
@@ -106,10 +183,12 @@ class WindowCounter:
         self._strata = tuple(strata)
         self._rolling_strata: set[tuple[str, str]] = set(rolling_strata)
         self._salt_factory = salt_factory
+        self._k_min = max(1, capture_k_min)
+        self._capture_categories = capture_categories
         self._start: int | None = None
-        self._keys: _KeySet | None = None
+        self._keys: _WindowKeys | None = None
         self._slot_start: int | None = None
-        self._slot_keys: _KeySet | None = None
+        self._slot_keys: _SlotHistory | None = None
         self._adverts = 0
         self._below_gate = 0
         self._malformed = 0
@@ -141,27 +220,36 @@ class WindowCounter:
         """Count one advert's sightings at time `t`; returns any windows that closed before `t`."""
         closed = self.advance(t) if self._start is None or t >= self._start + self.window_s else []
         self._adverts += 1
-        if self.rssi_min_dbm > RSSI_GATE_OFF and (rssi_dbm is None or rssi_dbm < self.rssi_min_dbm):
-            self._below_gate += 1
-            return closed
+        gate = self.rssi_min_dbm
+        above = near = True
+        if gate > RSSI_GATE_OFF:
+            above = rssi_dbm is not None and rssi_dbm >= gate
+            near = rssi_dbm is not None and rssi_dbm >= gate - NEAR_GATE_DB
+            if not above:
+                self._below_gate += 1
         keys = self._keys
         assert keys is not None
         for s in sightings:
             if not s.counted:
                 continue
-            keys.add(s.category, s.stratum, s.key)
+            keys.add(s.category, s.stratum, s.key, above, near)
             if s.rolling:
                 self._rolling_strata.add((s.category, s.stratum))
-                slot_keys = self._slot_keys
-                assert slot_keys is not None
-                slot_keys.add(s.category, s.stratum, s.key)
         return closed
 
     def peek(self) -> dict[str, dict[str, int]]:
         """Counts so far in the open window (numbers only), for a live view."""
         if self._keys is None:
             return {}
-        return self._keys.counts(self._strata)
+        return self._count(self._keys.decide()[0])
+
+    def _count(self, onsite: dict[tuple[str, str], list[bytes]]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for cat, stratum in self._strata:
+            out.setdefault(cat, {})[stratum] = 0
+        for (cat, stratum), keys in onsite.items():
+            out.setdefault(cat, {})[stratum] = len(keys)
+        return out
 
     def note_malformed(self, n: int = 1) -> None:
         self._malformed += n
@@ -200,13 +288,13 @@ class WindowCounter:
 
     def _open(self, start: int) -> None:
         self._start = start
-        self._keys = _KeySet(self._salt_factory())
+        self._keys = _WindowKeys(self._salt_factory())
         slot_start = start - start % SLOT_SECONDS
         if self._slot_start != slot_start:
             if self._slot_keys is not None:
                 self._slot_keys.forget()
             self._slot_start = slot_start
-            self._slot_keys = _KeySet(self._salt_factory())
+            self._slot_keys = _SlotHistory(self._salt_factory())
         self._adverts = self._below_gate = self._malformed = 0
         self._scanned = 0.0
 
@@ -215,23 +303,27 @@ class WindowCounter:
         keys = self._keys
         slot_keys = self._slot_keys
         assert start is not None and keys is not None and slot_keys is not None
+        assert self._slot_start is not None
         if end is not None and self._scanning_since is not None:
             self._scanned += max(0.0, end - max(self._scanning_since, float(start)))
-        rolling = sorted(self._rolling_strata)
-        slot = slot_keys.counts(rolling)
-        slot = {
-            c: {s: n for s, n in v.items() if (c, s) in self._rolling_strata}
-            for c, v in slot.items()
-        }
+        onsite, near = keys.decide()
+        slot_keys.add_window((start - self._slot_start) // self.window_s, onsite)
+        slot: dict[str, dict[str, int]] = {}
+        for cat, stratum in sorted(self._rolling_strata):
+            slot.setdefault(cat, {})[stratum] = slot_keys.distinct((cat, stratum))
+        # The window that ends the slot (or the input) carries the slot's capture histories.
+        slot_ends = end is None or end % SLOT_SECONDS == 0
         out = WindowCounts(
             window_start=start,
             window_s=self.window_s,
-            counts=keys.counts(self._strata),
+            counts=self._count(onsite),
             slot_counts={c: v for c, v in slot.items() if v},
             adverts=self._adverts,
             below_gate=self._below_gate,
             malformed=self._malformed,
             scanned_s=min(float(self.window_s), round(self._scanned, 3)),
+            near_gate=near,
+            capture=slot_keys.captures(self._capture_categories, self._k_min) if slot_ends else {},
         )
         keys.forget()
         self._keys = None
