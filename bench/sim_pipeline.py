@@ -154,7 +154,12 @@ def run_pipeline(
         pipe.feed_many(read_capture(pcap))
         pipe.finish(start + duration)
     # Only whole windows inside the visit: the first and last may be partly covered.
-    reports = [r for r in reports if start <= r.window_start and r.window_end <= start + duration]
+    # The slot's capture histories come with the window the end of input closes: keep it.
+    reports = [
+        r
+        for r in reports
+        if start <= r.window_start and (r.window_end <= start + duration or r.capture)
+    ]
     return reports, res
 
 

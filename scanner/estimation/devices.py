@@ -76,24 +76,28 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
     per = c.used * rot * turn
     strata: list[bool] = []
 
-    def address_keyed(name: str, count: int, prior: float) -> tuple[float, float]:
+    def address_keyed(
+        name: str, count: int, prior: float, alive: float = 1.0
+    ) -> tuple[float, float]:
         m = fit(name, rotation_s=rot_s)
         if m is not None:
             strata.append(True)
-            return m.present, m.variance
+            # Phones that never advertise are invisible to any history: a prior share.
+            return m.present / alive, m.variance / alive**2
         strata.append(False)
         n = count / (prior * per)
         return n, n * _thin(prior)
 
     fg, var_fg = address_keyed("ios_fg", c.ios_fg, p.p_ios_fg.value)
-    bg, var_bg = address_keyed("ios_bg", c.ios_bg, p.p_ios_bg.value)
+    bg, var_bg = address_keyed("ios_bg", c.ios_bg, p.p_ios_bg.value, p.ios_bg_advertising.value)
     if m_iph is not None:
         iph, var_iph = m_iph.present, m_iph.variance
     else:
         iph = c.iphone / (p.p_iphone.value * per)
         var_iph = iph * _thin(p.p_iphone.value)
     if m_and is not None:
-        android, var_android = m_and.present, m_and.variance
+        adv = p.android_advertising.value  # installs that advertise at all: not measurable
+        android, var_android = m_and.present / adv, m_and.variance / adv**2
     elif p.android_slot_counts.value >= 0.5 and c.slots:
         android, var_android = _from_slots(c, p)
     else:  # per-window ID counts, each window one listening interval of about window_s

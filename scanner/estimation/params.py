@@ -119,6 +119,12 @@ class EstimationParams:
         900.0, "docs/protocol.md §5: iOS address rotates about every 15 min, unsynchronised"
     )
     confidence: Param = _P(0.95, "reporting convention: 95 % intervals")
+    ios_bg_advertising: Param = _P(
+        0.65,
+        "assumption: share of background Bluezone iPhones whose app still advertises (the "
+        "overflow bit needs the app alive, docs/protocol.md R6); mid-point of 40-90 %; capture "
+        "histories cannot see the silent ones, so measured counts are divided by it",
+    )
     capture_min_pairs: Param = _P(
         8.0,
         "estimator choice: detection is measured from capture histories (docs/method.md) when "
@@ -147,7 +153,7 @@ _NAMES: Final = frozenset(f.name for f in fields(EstimationParams))
 _UNIT: Final = frozenset(
     {"smartphone_share", "ios_share", "coverage_min", "android_doze_share", "p_ios_fg",
      "p_ios_bg", "p_iphone", "confidence", "require_clock_sync", "android_slot_counts",
-     "android_advertising", "prior_detection_cv"}
+     "android_advertising", "prior_detection_cv", "ios_bg_advertising"}
 )  # fmt: skip
 DEFAULT_PARAMS: Final = EstimationParams()
 
