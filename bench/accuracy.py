@@ -75,7 +75,10 @@ def draw(kind: str, rng: random.Random) -> tuple[Scenario, dict[str, float]]:
         android_no_adv_share=d["inactive_share"], android_v1_share=d["old_app_share"],
         clock_offset_sd_s=d["clock_sd_s"], fading_sd_db=d["fading_sd_db"],
     )  # fmt: skip
-    return sc, d
+    # The gate `bzscan calibrate` proposes: the median RSSI of the inspector's Bluezone Android
+    # (low TX power) walked along the boundary, body loss included on average.
+    gate = -65 - 22 * math.log10(sc.radius_m) - sc.body_loss_share * sc.body_loss_db
+    return sc.with_overrides(rssi_min_dbm=round(gate)), d
 
 
 def one_visit(job: tuple[int, str, int]) -> dict[str, Any]:
