@@ -81,7 +81,7 @@ def _capture() -> WindowReport:
             below_gate=211,
             clock_synced=True,
             near_gate=2,
-        ),  # fmt: skip
+        ),
         software="bluezone-audit/0.2.0",
         headcount=12,
         capture={"bluezone": {"android": android}, "iphone": {"all": iphone}},

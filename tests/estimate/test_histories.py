@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -101,7 +102,7 @@ def test_histograms_never_exceed_the_counts_they_summarise(presence: list[list[b
     assert h.detections == sum(per_window)
     assert all(f <= h.devices for f in h.seen) and len(h.seen) == h.windows == 15
     assert h.lag1 <= sum(per_window) and h.lag2 <= sum(per_window) and h.run3 <= h.lag2
-    want_lag1 = sum(a and b for row in presence for a, b in zip(row, row[1:], strict=False))
+    want_lag1 = sum(a and b for row in presence for a, b in itertools.pairwise(row))
     assert h.lag1 == want_lag1
 
 
