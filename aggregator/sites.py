@@ -89,6 +89,8 @@ class Registry:
                     p = p.override(
                         f"sites.yaml: {site_id}",
                         smartphone_share=s.smartphone_share,
+                        # A registered share is the site's value, not an assumption.
+                        smartphone_share_cv=None if s.smartphone_share is None else 0.0,
                         ios_share=s.ios_share,
                     )
                 cache[site_id] = p

@@ -16,7 +16,7 @@ from typing import Any
 from bench.count_model import Visit
 from scanner.ble.classify import Classifier
 from scanner.counting.pipeline import NodeIdentity, Pipeline
-from scanner.estimation.estimate import slot_detection
+from scanner.estimation.clusters import slot_detection
 from scanner.estimation.params import DEFAULT_PARAMS, EstimationParams, for_site_type
 from scanner.simulator.capture import simulate, write_simulation
 from scanner.simulator.model import Scenario, ScenarioError, load_scenario
@@ -154,7 +154,12 @@ def run_pipeline(
         pipe.feed_many(read_capture(pcap))
         pipe.finish(start + duration)
     # Only whole windows inside the visit: the first and last may be partly covered.
-    reports = [r for r in reports if start <= r.window_start and r.window_end <= start + duration]
+    # The slot's capture histories come with the window the end of input closes: keep it.
+    reports = [
+        r
+        for r in reports
+        if start <= r.window_start and (r.window_end <= start + duration or r.capture)
+    ]
     return reports, res
 
 

@@ -122,6 +122,11 @@ def test_no_identifier_in_output_logs_or_files(tmp_path: Path) -> None:
         if zipfile.is_zipfile(p):  # XLSX: search the deflated members, not the compressed bytes
             with zipfile.ZipFile(p) as z:
                 blobs += [(f"{p.name}:{n}", z.read(n)) for n in z.namelist()]
+    # The aggregate fields are on the wire (so the search below covers them): slot capture
+    # histories and the near-gate count travel in the outbox and the store.
+    for name in ("outbox.sqlite3", "agg.sqlite3"):
+        stored = (work / name).read_bytes()
+        assert b'"capture":{"bluezone":{"android":{"lag1":' in stored, name
     needles = _needles(secrets)
     leaks = [(where, n) for where, blob in blobs for n in needles if n in blob]
     assert leaks == []

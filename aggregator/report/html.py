@@ -173,7 +173,7 @@ def _problem(n: NodeHealth, coverage_min: float) -> bool:
 
 
 def _health(data: ReportData, lang: str) -> str:
-    bad = [n for n in data.nodes if _problem(n, data.params.v("coverage_min"))]
+    bad = [n for n in data.nodes if _problem(n, data.params.coverage_min.value)]
     if not bad:
         return f"<p>{escape(t('no_problems', lang))}</p>"
     # Worst first: the nodes that need a visit are the point of this table.

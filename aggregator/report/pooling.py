@@ -74,16 +74,16 @@ def cluster_pair(
         d = devices(c, p)
         if cache is not None:
             cache[id(c)] = d
-    spread = (d.bluezone * p.v("detection_cv")) ** 2
+    spread = (d.bluezone * p.detection_cv.value) ** 2
     var_b = d.var_android + d.var_ios + spread
     h = c.headcount if c.headcount is not None else staff
     if h is not None and h > 0:
-        s = p.v("smartphone_share")
+        s = p.smartphone_share.value
         owners = h * s
-        var_o = h * s * (1 - s) / d.people_sets + (owners * p.v("smartphone_share_cv")) ** 2
+        var_o = h * s * (1 - s) / d.people_sets + (owners * p.smartphone_share_cv.value) ** 2
         method = HEADCOUNT
     else:
-        q = p.v("ios_share")
+        q = p.ios_share.value
         owners = d.iphone / q
         if owners <= 0:
             return None

@@ -112,7 +112,7 @@ def build_report(
     cache: dict[int, DevicesHat] = {}  # `clusters` stays alive for the whole build
     pairs = pairs_for((c for c, _ in clusters), registry, pf, cache)
     tz = ZoneInfo(options.tz)
-    conf = params.v("confidence")
+    conf = params.confidence.value
     by_district: dict[str, list[ClusterPair]] = {}
 
     def keyer(by: Sequence[str]) -> Callable[[ClusterTotals, int], tuple[str, ...]]:
@@ -196,7 +196,7 @@ def _site_filter(registry: Registry, options: ReportOptions) -> list[str] | None
 
 
 def _target(data: ReportData, target: float, deadline: date | None) -> TargetSummary:
-    conf = data.params.v("confidence")
+    conf = data.params.confidence.value
 
     def count(rows: list[Row]) -> tuple[int, int, int]:
         vs = [verdict(r.pooled, target, conf).status for r in rows

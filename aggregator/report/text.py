@@ -48,7 +48,7 @@ def method_label(method: str, lang: str) -> str:
 def verdict_of(data: ReportData, r: Row) -> Verdict | None:
     if data.options.target is None:
         return None
-    return verdict(r.pooled, data.options.target, data.params.v("confidence"))
+    return verdict(r.pooled, data.options.target, data.params.confidence.value)
 
 
 def verdict_label(v: Verdict | None, lang: str) -> str:

@@ -245,9 +245,15 @@ class PgStore:
         sites: list[str] | None = None,
         by_hour: bool = False,
     ) -> list[ClusterHour]:
-        cq = q.rollup_cluster_query if q.rollup_usable(params) else q.cluster_query
-        sql, binds = cq(params, since=since, until=until, sites=sites, by_hour=by_hour)
-        return [rows.cluster_hour(r) for r in self._read(sql, binds)]
+        if q.rollup_usable(params):
+            sql, binds = q.rollup_cluster_query(
+                params, since=since, until=until, sites=sites, by_hour=by_hour
+            )
+        else:
+            sql, binds = q.cluster_query(
+                params, since=since, until=until, sites=sites, by_hour=by_hour, dialect="postgres"
+            )
+        return rows.cluster_hours(self._read(sql, binds))
 
     def node_health(
         self, params: EstimationParams, *, since: int, until: int, sites: list[str] | None = None

@@ -1,8 +1,8 @@
 """SQL text for reports: windows are summed per cluster inside the database, never row by row.
 
-The cluster query returns exactly the fields of
-`scanner.estimation.estimate.ClusterTotals` (plus an `hour` key),
-computed the same way as `clusters_from_reports` does on the node: a test checks both agree.
+The cluster query returns raw sums per (cluster, slot), which `rows.cluster_hours` folds into
+`scanner.estimation.clusters.ClusterTotals` (plus an `hour` key), the same sums as
+`clusters_from_reports` on the node: a test checks both agree.
 """
 
 from __future__ import annotations
@@ -11,55 +11,58 @@ from typing import Any, Final
 
 from scanner.estimation.params import EstimationParams
 
-# One pass over the windows: first per (site, node, quarter-hour slot), because Bluezone
-# Android's distinct-ID count is cumulative within a slot (take its MAX, never a SUM) and its
-# detection probability depends on the slot's listening time; then per cluster.
+# One row per (site, node, quarter-hour slot): raw sums only, because Bluezone Android's
+# distinct-ID count is cumulative within a slot (take its MAX, never a SUM). The detection
+# formula, the priors and the capture-history fits are applied by scanner.estimation; the rows
+# are folded into clusters in one place (`aggregator.store.rows.cluster_hours`).
 # `why` is the exclusion reason: 'c' clock not synced, 'v' poor coverage, NULL used.
+# `{near_gate}` and `{capture}` read the stored payload JSON in the backend's dialect
+# (JSON_EXPRS); `capture` is the slot's capture histories, NULL on nodes before they existed.
 CLUSTERS_SQL: Final = """
 WITH w AS (
   SELECT site, node, window_start, window_s, scanned_s, headcount,
          bz_android, bz_ios_fg, bz_ios_bg, bz_slot_android, iphone, phone,
+         COALESCE({near_gate}, 0) AS near_gate, {capture} AS capture,
          CASE WHEN :require_clock = 1 AND clock_synced = 0 THEN 'c'
               WHEN scanned_s < :coverage_min * window_s THEN 'v' END AS why
   FROM windows
   WHERE window_start >= :since AND window_start < :until {where}
-),
-s AS (
-  SELECT site, node, MIN(window_start) - MIN(window_start) % 86400 AS day,
-         {hour} AS hour,
-         COUNT(*) AS windows,
-         SUM(CASE WHEN why IS NULL THEN 1 ELSE 0 END) AS used,
-         SUM(CASE WHEN why = 'c' THEN 1 ELSE 0 END) AS excl_clock,
-         SUM(CASE WHEN why = 'v' THEN 1 ELSE 0 END) AS excl_coverage,
-         SUM(CASE WHEN why IS NULL THEN window_s ELSE 0 END) AS window_s_sum,
-         SUM(CASE WHEN why IS NULL THEN bz_ios_fg ELSE 0 END) AS ios_fg,
-         SUM(CASE WHEN why IS NULL THEN bz_ios_bg ELSE 0 END) AS ios_bg,
-         SUM(CASE WHEN why IS NULL THEN iphone ELSE 0 END) AS iphone,
-         SUM(CASE WHEN why IS NULL THEN phone ELSE 0 END) AS phone,
-         SUM(CASE WHEN why IS NULL THEN bz_android ELSE 0 END) AS android_win,
-         COALESCE(MAX(CASE WHEN COALESCE(why, '') <> 'c' THEN bz_slot_android END), 0) AS x,
-         SUM(CASE WHEN COALESCE(why, '') <> 'c' THEN scanned_s ELSE 0 END) AS tau,
-         SUM(headcount) AS head_sum,
-         COUNT(headcount) AS head_n
-  FROM w
-  GROUP BY site, node, window_start / 900
-),
-p AS (
-  SELECT *, :advertising * ((1 - :doze) * MIN(1.0, (tau + :burst) / :period)
-            + :doze * MIN(1.0, (tau + :burst) / :doze_period)) AS q
-  FROM s
 )
-SELECT site, node, day, hour,
-       SUM(windows), SUM(used), SUM(excl_clock), SUM(excl_coverage),
-       SUM(window_s_sum), SUM(ios_fg), SUM(ios_bg), SUM(iphone), SUM(phone), SUM(android_win),
-       COALESCE(SUM(CASE WHEN tau >= :min_slot THEN tau * x / q END), 0.0),
-       COALESCE(SUM(CASE WHEN tau >= :min_slot THEN tau END), 0.0),
-       COALESCE(SUM(CASE WHEN tau >= :min_slot THEN tau * q END), 0.0),
-       CASE WHEN SUM(head_n) > 0 THEN CAST(SUM(head_sum) AS DOUBLE PRECISION) / SUM(head_n) END
-FROM p
-GROUP BY site, node, day, hour
-ORDER BY site, node, day, hour
+SELECT site, node, MIN(window_start) - MIN(window_start) % 86400 AS day,
+       {hour} AS hour,
+       COUNT(*) AS windows,
+       SUM(CASE WHEN why IS NULL THEN 1 ELSE 0 END) AS used,
+       SUM(CASE WHEN why = 'c' THEN 1 ELSE 0 END) AS excl_clock,
+       SUM(CASE WHEN why = 'v' THEN 1 ELSE 0 END) AS excl_coverage,
+       SUM(CASE WHEN why IS NULL THEN window_s ELSE 0 END) AS window_s_sum,
+       SUM(CASE WHEN why IS NULL THEN bz_ios_fg ELSE 0 END) AS ios_fg,
+       SUM(CASE WHEN why IS NULL THEN bz_ios_bg ELSE 0 END) AS ios_bg,
+       SUM(CASE WHEN why IS NULL THEN iphone ELSE 0 END) AS iphone,
+       SUM(CASE WHEN why IS NULL THEN phone ELSE 0 END) AS phone,
+       SUM(CASE WHEN why IS NULL THEN bz_android ELSE 0 END) AS android_win,
+       COALESCE(MAX(CASE WHEN COALESCE(why, '') <> 'c' THEN bz_slot_android END), 0) AS slot_x,
+       SUM(CASE WHEN COALESCE(why, '') <> 'c' THEN scanned_s ELSE 0 END) AS slot_tau,
+       SUM(headcount) AS head_sum,
+       COUNT(headcount) AS head_n,
+       SUM(CASE WHEN why IS NULL THEN near_gate ELSE 0 END) AS near_gate,
+       MAX(CASE WHEN COALESCE(why, '') <> 'c' THEN capture END) AS capture
+FROM w
+GROUP BY site, node, window_start / 900
+ORDER BY site, node, window_start / 900
 """
+# The payload members the cluster query reads, per SQL dialect: SQLite's JSON1 functions, and
+# PostgreSQL's jsonb operators on the TEXT payload (docs: "JSON Functions and Operators").
+# Both give the `capture` member as JSON text (spacing differs; it is parsed, not compared).
+JSON_EXPRS: Final = {
+    "sqlite": {
+        "near_gate": "json_extract(payload, '$.health.near_gate')",
+        "capture": "json_extract(payload, '$.capture')",
+    },
+    "postgres": {
+        "near_gate": "CAST(CAST(payload AS jsonb) -> 'health' ->> 'near_gate' AS BIGINT)",
+        "capture": "CAST(CAST(payload AS jsonb) -> 'capture' AS TEXT)",
+    },
+}
 
 # Node health for the coverage chart and the nodes sheet.
 NODES_SQL: Final = """
@@ -91,24 +94,21 @@ def cluster_query(
     until: int,
     sites: list[str] | None = None,
     by_hour: bool = False,
+    dialect: str = "sqlite",
 ) -> tuple[str, dict[str, Any]]:
     """The cluster SQL and its named parameters (sites filter as bound parameters)."""
     where, binds = _site_filter(sites)
     # A slot never straddles an hour (900 s divides 3600 s), so the hour is a property of the slot.
     sql = CLUSTERS_SQL.format(
-        where=where, hour="(MIN(window_start) % 86400) / 3600" if by_hour else "0"
+        where=where,
+        hour="(MIN(window_start) % 86400) / 3600" if by_hour else "0",
+        **JSON_EXPRS[dialect],
     )
     binds.update(
         since=since,
         until=until,
-        require_clock=1 if params.v("require_clock_sync") >= 0.5 else 0,
-        coverage_min=params.v("coverage_min"),
-        doze=params.v("android_doze_share"),
-        advertising=params.v("android_advertising"),
-        burst=params.v("android_burst_s"),
-        period=params.v("android_period_s"),
-        doze_period=params.v("android_doze_period_s"),
-        min_slot=params.v("min_slot_scan_s"),
+        require_clock=1 if params.require_clock_sync.value >= 0.5 else 0,
+        coverage_min=params.coverage_min.value,
     )
     return sql, binds
 
@@ -120,8 +120,8 @@ def nodes_query(
     binds.update(
         since=since,
         until=until,
-        require_clock=1 if params.v("require_clock_sync") >= 0.5 else 0,
-        coverage_min=params.v("coverage_min"),
+        require_clock=1 if params.require_clock_sync.value >= 0.5 else 0,
+        coverage_min=params.coverage_min.value,
     )
     return NODES_SQL.format(where=where), binds
 
@@ -209,8 +209,10 @@ ROLLUP_EXISTS_SQL: Final = (
     "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'window_rollup_ins'"
 )
 
-# The cluster query on the rollup: same columns as CLUSTERS_SQL; Android from per-window counts
-# only (the slot fields are 0), which is the default estimator (android_slot_counts = 0).
+# The cluster query on the rollup: same columns as CLUSTERS_SQL, one row per cluster; Android
+# from per-window counts only (the slot fields are 0, no capture histories or near-gate count,
+# so the estimators fall back as on nodes before those fields), which is the default
+# estimator (android_slot_counts = 0).
 ROLLUP_CLUSTERS_SQL: Final = """
 WITH r AS (
   SELECT *, CASE WHEN :require_clock = 1 AND clock = 0 THEN 'c'
@@ -227,8 +229,8 @@ SELECT site, node, day, {hour},
        SUM(CASE WHEN why IS NULL THEN iphone ELSE 0 END),
        SUM(CASE WHEN why IS NULL THEN phone ELSE 0 END),
        SUM(CASE WHEN why IS NULL THEN android_win ELSE 0 END),
-       0.0, 0.0, 0.0,
-       CASE WHEN SUM(head_n) > 0 THEN CAST(SUM(head_sum) AS DOUBLE PRECISION) / SUM(head_n) END
+       0, 0.0,
+       SUM(head_sum), SUM(head_n), 0, NULL
 FROM r
 GROUP BY site, node, day{hour_key}
 ORDER BY site, node, day{hour_key}
@@ -251,8 +253,8 @@ ORDER BY site, node
 def rollup_usable(params: EstimationParams) -> bool:
     """The rollup answers the cluster query unless slot counts or a fractional-percent
     coverage threshold are asked for."""
-    pct = params.v("coverage_min") * 100
-    return params.v("android_slot_counts") < 0.5 and abs(pct - round(pct)) < 1e-9
+    pct = params.coverage_min.value * 100
+    return params.android_slot_counts.value < 0.5 and abs(pct - round(pct)) < 1e-9
 
 
 def rollup_cluster_query(
@@ -284,6 +286,6 @@ def _rollup_binds(params: EstimationParams, since: int, until: int) -> dict[str,
     return {
         "since_day": since - since % 86400,
         "until": until,
-        "require_clock": 1 if params.v("require_clock_sync") >= 0.5 else 0,
-        "coverage_pct": round(params.v("coverage_min") * 100),
+        "require_clock": 1 if params.require_clock_sync.value >= 0.5 else 0,
+        "coverage_pct": round(params.coverage_min.value * 100),
     }

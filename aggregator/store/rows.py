@@ -1,7 +1,7 @@
 """Rows in and out of every backend: the flat `windows` row, and result rows to typed records.
 
 The one place `ClusterTotals` is built from the cluster query's columns (queries.py), so a
-change of the sums touches the SQL and this function only.
+change of the sums touches the SQL and `cluster_hours` only.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from aggregator.store.interface import ClusterHour, NodeHealth, NodeState, RejectRow, StoredWindow
-from scanner.estimation.estimate import ClusterTotals
+from scanner.estimation.clusters import CaptureSums, ClusterTotals, captures_from_json
 from scanner.wire.codec import to_dict
 from scanner.wire.schema import WindowReport
 
@@ -74,17 +74,52 @@ def reject_row(x: Any) -> tuple[Any, ...]:
     return (x.received_at, x.topic[:300], x.reason, x.detail[:300], payload_head(x.payload))
 
 
-def cluster_hour(r: Sequence[Any]) -> ClusterHour:
-    """A cluster query row (site, node, day, hour, then the sums in ClusterTotals order).
+def cluster_hours(slot_rows: Iterable[Sequence[Any]]) -> list[ClusterHour]:
+    """Fold the cluster query's rows (site, node, day, hour, then the per-slot sums of
+    queries.CLUSTERS_SQL; the rollup gives one such row per cluster) into clusters.
 
     Backends return sums as int, float or Decimal (PostgreSQL's SUM of bigint); each field is
     converted to the type SQLite returns, so reports are identical from either store."""
-    totals = ClusterTotals(
-        r[0], r[1], int(r[2]), int(r[4]), int(r[5]), int(r[6]), int(r[7]), int(r[8]),
-        int(r[9]), int(r[10]), int(r[11]), int(r[12]), int(r[13]),
-        float(r[14]), float(r[15]), float(r[16]), None if r[17] is None else float(r[17]),
-    )  # fmt: skip
-    return ClusterHour(totals, int(r[3]))
+    acc: dict[tuple[str, str, int, int], _Slots] = {}
+    for r in slot_rows:
+        key = (str(r[0]), str(r[1]), int(r[2]), int(r[3]))
+        a = acc.get(key)
+        if a is None:
+            a = acc[key] = _Slots()
+        for i in range(10):
+            a.sums[i] += int(r[4 + i] or 0) if i != 4 else float(r[4 + i] or 0.0)
+        a.slots.append((float(r[14] or 0), float(r[15] or 0.0)))
+        a.head_sum += int(r[16] or 0)
+        a.head_n += int(r[17] or 0)
+        a.near_gate += int(r[18] or 0)
+        if r[19]:
+            for name, sums in captures_from_json(str(r[19])).items():
+                a.capture[name] = a.capture.get(name, CaptureSums()) + sums
+    return [
+        ClusterHour(
+            ClusterTotals(
+                k[0], k[1], k[2], int(a.sums[0]), int(a.sums[1]), int(a.sums[2]), int(a.sums[3]),
+                float(a.sums[4]), int(a.sums[5]), int(a.sums[6]), int(a.sums[7]),
+                int(a.sums[8]), int(a.sums[9]), slots=tuple(a.slots),
+                headcount=a.head_sum / a.head_n if a.head_n else None,
+                near_gate=a.near_gate, capture=a.capture,
+            ),
+            k[3],
+        )
+        for k, a in sorted(acc.items())
+    ]  # fmt: skip
+
+
+class _Slots:
+    __slots__ = ("capture", "head_n", "head_sum", "near_gate", "slots", "sums")
+
+    def __init__(self) -> None:
+        self.sums: list[float] = [0] * 10
+        self.slots: list[tuple[float, float]] = []
+        self.head_sum = 0
+        self.head_n = 0
+        self.near_gate = 0
+        self.capture: dict[str, CaptureSums] = {}
 
 
 def node_health(r: Sequence[Any]) -> NodeHealth:

@@ -221,7 +221,7 @@ class Store:
         """Cluster sums for the estimators; from the rollup when it can answer exactly."""
         cq = q.rollup_cluster_query if self._use_rollup(params) else q.cluster_query
         sql, binds = cq(params, since=since, until=until, sites=sites, by_hour=by_hour)
-        return [rows.cluster_hour(r) for r in self._db.execute(sql, binds)]
+        return rows.cluster_hours(self._db.execute(sql, binds))
 
     def node_health(
         self, params: EstimationParams, *, since: int, until: int, sites: list[str] | None = None

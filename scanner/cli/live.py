@@ -110,7 +110,10 @@ def run_live_cli(kw: dict[str, Any], clock: Any = None) -> None:
         raise click.ClickException(str(exc)) from exc
     finally:
         heartbeat.stopping()
-    for line in view.summary_lines(kw.get("headcount")):
+    lines = view.summary_lines(
+        kw.get("headcount"), site_type=kw.get("site_type"), smartphones=kw.get("smartphones")
+    )
+    for line in lines:
         click.echo(line, err=kw["as_json"] or not view.interactive)
     if delivery is not None and delivery.unsent:
         click.echo(f"bzscan: {delivery.unsent_message()}", err=True)

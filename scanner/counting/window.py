@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from scanner.counting.keysets import SlotHistory, WindowKeys
 from scanner.errors import ScannerError
-from scanner.wire.schema import SLOT_SECONDS
+from scanner.wire.schema import SLOT_SECONDS, SlotCapture
 
 if TYPE_CHECKING:
     from scanner.ble.classify import Sighting
 
 SaltFactory = Callable[[], bytes]
-_DIGEST_BYTES: Final = 16
 RSSI_GATE_OFF: Final = -127
+# A device whose median RSSI lies this close below the gate counts as "near the gate" (leakage
+# diagnostic; docs/method.md, on-site decision).
+NEAR_GATE_DB: Final = 6
+# Capture histories are published for these categories (the estimators' strata).
+CAPTURE_CATEGORIES: Final = frozenset({"bluezone", "iphone"})
 
 
 def random_salt() -> bytes:
@@ -42,55 +46,21 @@ class WindowCounts:
     scanned_s: float
     crc_failed: int = 0  # frames a replay dropped in this window because their CRC failed
     rssi_missing: int = 0  # adverts without RSSI: the gate could not judge them
-
-
-class _KeySet:
-    """Distinct keys under one salt; holds keyed digests, never the keys themselves."""
-
-    __slots__ = ("_memo", "_salt", "_seen")
-
-    def __init__(self, salt: bytes) -> None:
-        self._salt = salt
-        self._seen: dict[tuple[str, str], set[bytes]] = {}
-        # Repeats of a key within the window skip blake2b (most adverts are repeats). The memo
-        # holds keys only as long as the salt lives and is dropped with it.
-        self._memo: dict[bytes, bytes] = {}
-
-    def add(self, category: str, stratum: str, key: bytes) -> None:
-        digest = self._memo.get(key)
-        if digest is None:
-            digest = hashlib.blake2b(key, key=self._salt, digest_size=_DIGEST_BYTES).digest()
-            self._memo[key] = digest
-        bucket = self._seen.get((category, stratum))
-        if bucket is None:
-            bucket = self._seen[(category, stratum)] = set()
-        bucket.add(digest)
-
-    def counts(self, strata: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for cat, stratum in strata:
-            out.setdefault(cat, {})[stratum] = 0
-        for (cat, stratum), bucket in self._seen.items():
-            out.setdefault(cat, {})[stratum] = len(bucket)
-        return out
-
-    def forget(self) -> None:
-        # Drop digests and salt together; without the salt a digest cannot be re-linked anyway.
-        self._seen.clear()
-        self._memo.clear()
-        self._salt = b""
+    near_gate: int = 0
+    capture: dict[str, dict[str, SlotCapture]] = field(default_factory=dict)
 
 
 class WindowCounter:
     """Counts distinct devices per (category, stratum) in UTC-aligned windows.
 
     Windows start at multiples of `window_s` since the epoch, and `window_s` divides 900 s so a
-    window never straddles a Bluezone ID rotation (docs/protocol.md §2.9). Rolling-ID sightings are
-    also
-    counted per quarter-hour slot under a salt that lives for the slot (docs/architecture.md §5),
-    which is robust
-    to the 15 s on / 15 s off duty cycle. Time only moves forward: a late advert is counted in the
-    open window rather than reopening a closed one.
+    window never straddles a Bluezone ID rotation (docs/protocol.md §2.9). A device is on site in
+    a window when at least half its packets reach the RSSI gate (its median does): one packet
+    lifted over the gate by fading does not count a neighbour's phone (docs/method.md). On-site
+    keys are also tracked per quarter-hour slot under a salt that lives for the slot
+    (docs/architecture.md §5): rolling-ID strata report their distinct count so far, and the
+    window that closes a slot carries the slot's aggregate capture histories. Time only moves
+    forward: a late advert is counted in the open window rather than reopening a closed one.
     """
 
     def __init__(
@@ -101,6 +71,8 @@ class WindowCounter:
         strata: Iterable[tuple[str, str]] = (),
         rolling_strata: Iterable[tuple[str, str]] = (),
         salt_factory: SaltFactory = random_salt,
+        capture_k_min: int = 1,
+        capture_categories: frozenset[str] = CAPTURE_CATEGORIES,
     ) -> None:
         if window_s <= 0 or SLOT_SECONDS % window_s:
             raise WindowError(f"window_s={window_s} must divide {SLOT_SECONDS} s (a quarter hour)")
@@ -109,10 +81,12 @@ class WindowCounter:
         self._strata = tuple(strata)
         self._rolling_strata: set[tuple[str, str]] = set(rolling_strata)
         self._salt_factory = salt_factory
+        self._k_min = max(1, capture_k_min)
+        self._capture_categories = capture_categories
         self._start: int | None = None
-        self._keys: _KeySet | None = None
+        self._keys: WindowKeys | None = None
         self._slot_start: int | None = None
-        self._slot_keys: _KeySet | None = None
+        self._slot_keys: SlotHistory | None = None
         self._adverts = 0
         self._below_gate = 0
         self._malformed = 0
@@ -148,27 +122,36 @@ class WindowCounter:
         self._adverts += 1
         if rssi_dbm is None:
             self._rssi_missing += 1
-        if self.rssi_min_dbm > RSSI_GATE_OFF and (rssi_dbm is None or rssi_dbm < self.rssi_min_dbm):
-            self._below_gate += 1
-            return closed
+        gate = self.rssi_min_dbm
+        above = near = True
+        if gate > RSSI_GATE_OFF:
+            above = rssi_dbm is not None and rssi_dbm >= gate
+            near = rssi_dbm is not None and rssi_dbm >= gate - NEAR_GATE_DB
+            if not above:
+                self._below_gate += 1
         keys = self._keys
         assert keys is not None
         for s in sightings:
             if not s.counted:
                 continue
-            keys.add(s.category, s.stratum, s.key)
+            keys.add(s.category, s.stratum, s.key, above, near)
             if s.rolling:
                 self._rolling_strata.add((s.category, s.stratum))
-                slot_keys = self._slot_keys
-                assert slot_keys is not None
-                slot_keys.add(s.category, s.stratum, s.key)
         return closed
 
     def peek(self) -> dict[str, dict[str, int]]:
         """Counts so far in the open window (numbers only), for a live view."""
         if self._keys is None:
             return {}
-        return self._keys.counts(self._strata)
+        return self._count(self._keys.decide()[0])
+
+    def _count(self, onsite: dict[tuple[str, str], list[bytes]]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for cat, stratum in self._strata:
+            out.setdefault(cat, {})[stratum] = 0
+        for (cat, stratum), keys in onsite.items():
+            out.setdefault(cat, {})[stratum] = len(keys)
+        return out
 
     def note_malformed(self, n: int = 1) -> None:
         self._malformed += n
@@ -218,13 +201,13 @@ class WindowCounter:
 
     def _open(self, start: int) -> None:
         self._start = start
-        self._keys = _KeySet(self._salt_factory())
+        self._keys = WindowKeys(self._salt_factory())
         slot_start = start - start % SLOT_SECONDS
         if self._slot_start != slot_start:
             if self._slot_keys is not None:
                 self._slot_keys.forget()
             self._slot_start = slot_start
-            self._slot_keys = _KeySet(self._salt_factory())
+            self._slot_keys = SlotHistory(self._salt_factory())
         self._adverts = self._below_gate = self._malformed = 0
         self._crc_failed = self._rssi_missing = 0
         self._scanned = 0.0
@@ -234,18 +217,20 @@ class WindowCounter:
         keys = self._keys
         slot_keys = self._slot_keys
         assert start is not None and keys is not None and slot_keys is not None
+        assert self._slot_start is not None
         if end is not None and self._scanning_since is not None:
             self._add_scanned(end, float(start))
-        rolling = sorted(self._rolling_strata)
-        slot = slot_keys.counts(rolling)
-        slot = {
-            c: {s: n for s, n in v.items() if (c, s) in self._rolling_strata}
-            for c, v in slot.items()
-        }
+        onsite, near = keys.decide()
+        slot_keys.add_window((start - self._slot_start) // self.window_s, onsite)
+        slot: dict[str, dict[str, int]] = {}
+        for cat, stratum in sorted(self._rolling_strata):
+            slot.setdefault(cat, {})[stratum] = slot_keys.distinct((cat, stratum))
+        # The window that ends the slot (or the input) carries the slot's capture histories.
+        slot_ends = end is None or end % SLOT_SECONDS == 0
         out = WindowCounts(
             window_start=start,
             window_s=self.window_s,
-            counts=keys.counts(self._strata),
+            counts=self._count(onsite),
             slot_counts={c: v for c, v in slot.items() if v},
             adverts=self._adverts,
             below_gate=self._below_gate,
@@ -253,6 +238,8 @@ class WindowCounter:
             scanned_s=min(float(self.window_s), round(self._scanned, 3)),
             crc_failed=self._crc_failed,
             rssi_missing=self._rssi_missing,
+            near_gate=near,
+            capture=slot_keys.captures(self._capture_categories, self._k_min) if slot_ends else {},
         )
         keys.forget()
         self._keys = None

@@ -34,6 +34,7 @@ class RatioCI:
     se: float
     variance: str  # "clusters" (between-cluster, t quantile) or "model" (within-cluster, z)
     clusters: int
+    raw: float = 0.0  # the unbounded ratio (above 1 flags a misfit)
 
 
 def z_quantile(confidence: float) -> float:
@@ -69,8 +70,8 @@ def ratio_ci(terms: Sequence[Term], *, confidence: float = 0.95, rel_cv: float =
     node-days, so correlation between windows of a visit stays inside a cluster), used with a
     t_{n-1} quantile. Within clusters (model): (sum var_num + R^2 sum var_den) / (sum den)^2,
     plus R^2 rel_cv^2 for a parameter (e.g. smartphone share) known only to a relative error.
-    The interval is clipped to [0, 1]; the point estimate is not (a value above 1 flags a
-    parameter that does not fit the site, and then the upper bound may exceed 1 too).
+    Estimate and interval are clipped to [0, 1]; `raw` keeps the unbounded ratio (above 1 it
+    flags a parameter or a gate that does not fit the site).
     """
     den = sum(t.den for t in terms)
     num = sum(t.num for t in terms)
@@ -79,22 +80,24 @@ def ratio_ci(terms: Sequence[Term], *, confidence: float = 0.95, rel_cv: float =
     r = num / den
     n = len(terms)
     var_model = (sum(t.var_num for t in terms) + r * r * sum(t.var_den for t in terms)) / den**2
-    var_model += (r * rel_cv) ** 2
     crit_model = z_quantile(confidence)
     var, crit, kind = var_model, crit_model, "model"
     if n >= 2:
         var_design = n / (n - 1) * sum((t.num - r * t.den) ** 2 for t in terms) / den**2
-        var_design += (r * rel_cv) ** 2
         crit_design = t_quantile(confidence, n - 1)
         # Compare half-widths, not variances: with few clusters the t quantile matters.
         if crit_design * math.sqrt(var_design) > crit_model * math.sqrt(var_model):
             var, crit, kind = var_design, crit_design, "clusters"
-    se = math.sqrt(max(var, 0.0))
-    low, high = r - crit * se, r + crit * se
+    # A parameter known only to a relative error (the share) is common to every cluster: its
+    # error does not shrink with clusters and takes the normal quantile, not t_{n-1}.
+    var_param = (r * rel_cv) ** 2
+    half = math.sqrt((crit * crit * max(var, 0.0)) + crit_model**2 * var_param)
+    se = half / crit_model if var_param > 0 else math.sqrt(max(var, 0.0))
+    low, high = r - half, r + half
     if num <= 0:
         high = max(high, _RULE_OF_THREE / den)
-    # Clip to [0, 1], except that a point above 1 keeps its interval around it.
-    return RatioCI(r, max(0.0, low), max(0.0, min(high, max(1.0, r))), se, kind, n)
+    value = min(1.0, max(0.0, r))
+    return RatioCI(value, min(value, max(0.0, low)), max(value, min(1.0, high)), se, kind, n, raw=r)
 
 
 def bootstrap_ci(

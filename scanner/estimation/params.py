@@ -40,9 +40,10 @@ class EstimationParams:
         "figure found, calibrate per site (sites.yaml smartphone_share) by asking at a visit",
     )
     smartphone_share_cv: Param = _P(
-        0.0,
-        "relative standard error of smartphone_share added to every head-count interval; "
-        "0 = share treated as known (set e.g. 0.1 when it is a guess)",
+        0.2,
+        "relative standard error of an assumed smartphone_share, added to every head-count "
+        "interval (0.2 spans shares of about 0.45-0.95 around 0.7); a site's registered share "
+        "or the inspector's smartphone count (--smartphones) sets it to 0",
     )
     detection_cv: Param = _P(
         0.1,
@@ -120,13 +121,26 @@ class EstimationParams:
         900.0, "docs/protocol.md §5: iOS address rotates about every 15 min, unsynchronised"
     )
     confidence: Param = _P(0.95, "reporting convention: 95 % intervals")
+    ios_bg_advertising: Param = _P(
+        0.65,
+        "assumption: share of background Bluezone iPhones whose app still advertises (the "
+        "overflow bit needs the app alive, docs/protocol.md R6); mid-point of 40-90 %; capture "
+        "histories cannot see the silent ones, so measured counts are divided by it",
+    )
+    capture_min_pairs: Param = _P(
+        8.0,
+        "estimator choice: detection is measured from capture histories (docs/method.md) when "
+        "a cluster has at least this many IDs seen two windows apart; else the priors above",
+    )
+    prior_detection_cv: Param = _P(
+        0.3,
+        "relative spread of detection added when the priors stand in for a measurement (Doze "
+        "share 0-50 % moves Android detection by about this much, docs/method.md)",
+    )
 
     def items(self) -> Iterator[tuple[str, Param]]:
         for f in fields(self):
             yield f.name, getattr(self, f.name)
-
-    def v(self, name: str) -> float:
-        return float(getattr(self, name).value)
 
     def override(self, source: str, **values: float | None) -> EstimationParams:
         """New params with some values replaced (e.g. a site's smartphone share)."""
@@ -141,7 +155,7 @@ _NAMES: Final = frozenset(f.name for f in fields(EstimationParams))
 _UNIT: Final = frozenset(
     {"smartphone_share", "ios_share", "coverage_min", "android_doze_share", "p_ios_fg",
      "p_ios_bg", "p_iphone", "confidence", "require_clock_sync", "android_slot_counts",
-     "android_advertising"}
+     "android_advertising", "prior_detection_cv", "ios_bg_advertising"}
 )  # fmt: skip
 DEFAULT_PARAMS: Final = EstimationParams()
 
@@ -151,7 +165,8 @@ def for_site_type(p: EstimationParams, site_type: str | None) -> EstimationParam
     name = {"market": "dwell_market_s", "counter": "dwell_counter_s"}.get(site_type or "")
     if name is None:
         return p
-    return p.override(f"{getattr(p, name).source} ({name})", dwell_s=p.v(name))
+    param: Param = getattr(p, name)
+    return p.override(f"{param.source} ({name})", dwell_s=param.value)
 
 
 def params_from_mapping(data: Mapping[str, Any], where: str = "<mapping>") -> EstimationParams:

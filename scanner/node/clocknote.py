@@ -14,7 +14,7 @@ FIX: Final = (
 
 def windows_fate(params: EstimationParams = DEFAULT_PARAMS) -> str:
     """What the estimator does with clock_synced=false windows (`require_clock_sync`)."""
-    if params.v("require_clock_sync") >= 0.5:
+    if params.require_clock_sync.value >= 0.5:
         return "excluded from the estimates"
     return "kept in the estimates, flagged"
 

@@ -144,9 +144,15 @@ class LiveView:
         table.add_row("Bluezone / phones so far", "", self.ratio.text())
         return table
 
-    def summary_lines(self, headcount: int | None) -> list[str]:
+    def summary_lines(
+        self,
+        headcount: int | None,
+        *,
+        site_type: str | None = None,
+        smartphones: int | None = None,
+    ) -> list[str]:
         """The end-of-visit summary: windows, devices, estimates with intervals."""
-        from scanner.estimation.estimate import visit_summary
+        from scanner.estimation.visit import visit_summary
 
         if not self._keep:
             return [
@@ -154,5 +160,8 @@ class LiveView:
             ]
         lines = [f"visit: {len(self.reports)} windows; Bluezone / phones (BLE) {self.ratio.text()}"]
         if self.reports:
-            lines.extend(visit_summary(self.reports, headcount=headcount).lines())
+            summary = visit_summary(
+                self.reports, headcount=headcount, site_type=site_type, smartphones=smartphones
+            )
+            lines.extend(summary.lines())
         return lines

@@ -71,6 +71,8 @@ def simulate(
     # (window start, "category/stratum") -> indices of devices heard with that signal
     heard: dict[tuple[int, str], set[int]] = {}
     heard_any: dict[tuple[int, str], set[int]] = {}
+    # (window start, signal, device) -> [packets, packets at or above the gate]
+    tally: dict[tuple[int, str, int], list[int]] = {}
     for i, (dev, kind) in enumerate(devices):
         for r in fleet.emit(scenario, dev, kind, persons):
             t = _guard(r[0])
@@ -80,14 +82,23 @@ def simulate(
             w = int(t // window_s) * window_s
             for tag in r[6]:
                 heard_any.setdefault((w, tag), set()).add(i)
+                t_ = tally.setdefault((w, tag, i), [0, 0])
+                t_[0] += 1
                 if r[2] >= gate:
                     heard.setdefault((w, tag), set()).add(i)
+                    t_[1] += 1
     reports.sort(key=lambda r: r[0])
+    # The counter's on-site rule (a median at or over the gate) at device level.
+    heard_median: dict[tuple[int, str], set[int]] = {}
+    for (w, tag, i), (n, above) in tally.items():
+        if 2 * above >= n:
+            heard_median.setdefault((w, tag), set()).add(i)
     truth = build_truth(
         scenario,
         persons,
         heard,
         heard_any,
+        heard_median,
         start=start,
         end=end,
         window_s=window_s,

@@ -3,11 +3,14 @@
 Per window: people on site (any time in the window, mean over it, at its midpoint), smartphone
 owners, iPhones, Bluezone users by stratum, the person-time weighted adoption share, and, per
 counted signal ("bluezone/android", "iphone/all", ...), how many devices were heard with it above
-the RSSI gate (`heard`) and at any strength (`heard_any`). The counter's bounds follow from them:
+the RSSI gate at least once (`heard`), with at least half of its packets at or above it
+(`heard_median`, the counter's on-site rule) and at any strength (`heard_any`). The counter's
+bounds follow from them:
 
-    heard[s] <= count[s] <= heard[s] * (1 + ceil(window_s / rotation_s[s]))
+    heard_median[s] <= count[s] <= heard[s] * (1 + ceil(window_s / rotation_s[s]))
 
-because every heard device yields at least one key, a device yields one key per identifier it used
+because a device with half its packets over the gate has at least one key with half its packets
+over it (so it yields a counted key), a device yields one key per identifier it used
 in the window (IDs rotate at quarter hours, addresses on their own ~15 min clock), and adverts
 below the gate are never counted. `rotation_s` per signal is in the truth (0: never rotates).
 """
@@ -80,6 +83,7 @@ def build_truth(
     persons: list[Person],
     heard: dict[tuple[int, str], set[int]],
     heard_any: dict[tuple[int, str], set[int]],
+    heard_median: dict[tuple[int, str], set[int]],
     *,
     start: float,
     end: float,
@@ -122,6 +126,7 @@ def build_truth(
         row["adoption_person_time"] = _share(bz_time, phone_time)
         row["adoption_per_person"] = _share(n["bluezone"], n["smartphones"])
         row["heard"] = {tag: len(heard.get((ws, tag), ())) for tag in ROTATION_S}
+        row["heard_median"] = {tag: len(heard_median.get((ws, tag), ())) for tag in ROTATION_S}
         row["heard_any"] = {tag: len(heard_any.get((ws, tag), ())) for tag in ROTATION_S}
         windows.append(row)
     visits = [

@@ -14,6 +14,7 @@ from scanner.wire.schema import (
     SCHEMA_VERSION,
     Health,
     SchemaError,
+    SlotCapture,
     WindowReport,
     iso_utc,
     parse_iso_utc,
@@ -53,7 +54,45 @@ def to_dict(report: WindowReport) -> dict[str, Any]:
         out["health"]["crc_failed"] = h.crc_failed
     if not h.rssi_available:
         out["health"]["rssi_available"] = False
+    # Additive v1 fields: sent only when set, so older payloads and goldens are unchanged.
+    if h.near_gate:
+        out["health"]["near_gate"] = h.near_gate
+    if report.capture:
+        out["capture"] = {
+            c: {s: _capture_dict(v) for s, v in strata.items()}
+            for c, strata in report.capture.items()
+        }
     return out
+
+
+def _capture_dict(c: SlotCapture) -> dict[str, Any]:
+    return {
+        "windows": c.windows, "pairs1": c.pairs1, "pairs2": c.pairs2, "seen": list(c.seen),
+        "lag1": c.lag1, "lag2": c.lag2, "run3": c.run3,
+    }  # fmt: skip
+
+
+def captures_from_obj(obj: object) -> dict[str, dict[str, SlotCapture]]:
+    if not isinstance(obj, dict):
+        raise SchemaError("bad_capture", "not an object")
+    out: dict[str, dict[str, SlotCapture]] = {}
+    for cat, strata in obj.items():
+        if not isinstance(strata, dict):
+            raise SchemaError("bad_capture", f"{cat!r}: not an object"[:80])
+        for stratum, c in strata.items():
+            if not isinstance(c, dict) or set(c) != _CAPTURE_KEYS:
+                raise SchemaError("bad_capture", f"{cat}/{stratum}: fields"[:80])
+            seen = c["seen"]
+            if not isinstance(seen, list) or len(seen) > 64:
+                raise SchemaError("bad_capture", f"{cat}/{stratum}: seen"[:80])
+            out.setdefault(cat, {})[stratum] = SlotCapture(
+                windows=c["windows"], pairs1=c["pairs1"], pairs2=c["pairs2"], seen=tuple(seen),
+                lag1=c["lag1"], lag2=c["lag2"], run3=c["run3"],
+            )  # fmt: skip
+    return out
+
+
+_CAPTURE_KEYS = frozenset({"windows", "pairs1", "pairs2", "seen", "lag1", "lag2", "run3"})
 
 
 def canonical(obj: Mapping[str, Any]) -> bytes:
@@ -95,7 +134,7 @@ def decode(
         raise SchemaError("bad_version", repr(obj.get("v"))[:40])
     allowed = {
         "v", "node", "site", "seq", "window_start", "window_s", "counts",
-        "slot_counts", "health", "software", "headcount", "sig",
+        "slot_counts", "health", "software", "headcount", "sig", "capture",
     }  # fmt: skip
     extra = set(obj) - allowed
     if extra:
@@ -122,6 +161,7 @@ def decode(
             health=Health(**health),
             software=obj.get("software", ""),
             headcount=obj.get("headcount"),
+            capture=captures_from_obj(obj.get("capture", {})),
         )
     except KeyError as exc:
         raise SchemaError("missing_field", str(exc)) from exc

@@ -60,6 +60,40 @@ class Health:
     # wire only when they differ from these defaults.
     crc_failed: int = 0
     rssi_available: bool = True
+    # Devices whose median RSSI in the window fell within NEAR_GATE_DB below the gate: a leakage
+    # diagnostic (additive v1 field, sent only when non-zero).
+    near_gate: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SlotCapture:
+    """Aggregate capture history of one stratum over one quarter-hour slot (no identifiers).
+
+    `windows` windows of the slot were listened to, `pairs1`/`pairs2` of their window pairs one
+    and two windows apart were both listened to; `seen[k-1]` devices were seen in exactly k of
+    the windows; `lag1`/`lag2` count (device, window) pairs seen in a window and again one or two
+    windows later; `run3` counts devices seen in three consecutive windows (docs/method.md).
+    """
+
+    windows: int
+    pairs1: int
+    pairs2: int
+    seen: tuple[int, ...]
+    lag1: int
+    lag2: int
+    run3: int
+
+    @property
+    def devices(self) -> int:
+        return sum(self.seen)
+
+    @property
+    def detections(self) -> int:
+        return sum(k * f for k, f in enumerate(self.seen, start=1))
+
+
+Captures = Mapping[str, Mapping[str, SlotCapture]]
+_CAPTURE_INTS: Final = ("windows", "pairs1", "pairs2", "lag1", "lag2", "run3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +110,8 @@ class WindowReport:
     slot_counts: Counts = field(default_factory=dict)
     software: str = ""
     headcount: int | None = None
+    # Sent with the window that closes a slot (additive v1 field, absent when empty).
+    capture: Captures = field(default_factory=dict)
 
     @property
     def window_end(self) -> int:
@@ -132,6 +168,7 @@ def validate(report: WindowReport, *, now: float | None = None) -> WindowReport:
     _check_counts(report.counts, "counts")
     _check_counts(report.slot_counts, "slot_counts")
     _check_health(report.health, report.window_s)
+    _check_capture(report.capture, report.window_s)
     if report.headcount is not None and (
         not _is_int(report.headcount) or not 0 <= report.headcount <= MAX_COUNT
     ):
@@ -165,7 +202,10 @@ def _check_health(h: Health, window_s: int) -> None:
         raise SchemaError("bad_health", "scanned_s")
     if not math.isfinite(h.scanned_s) or not 0 <= h.scanned_s <= window_s + 1e-6:
         raise SchemaError("bad_health", f"scanned_s={h.scanned_s!r} outside 0..{window_s}")
-    for name in ("adverts", "restarts", "below_gate", "malformed", "outbox_dropped", "crc_failed"):
+    for name in (
+        "adverts", "restarts", "below_gate", "malformed", "outbox_dropped", "crc_failed",
+        "near_gate",
+    ):  # fmt: skip
         v = getattr(h, name)
         if not _is_int(v) or not 0 <= v < 2**53:
             raise SchemaError("bad_health", f"{name}={v!r}"[:80])
@@ -179,6 +219,37 @@ def _check_health(h: Health, window_s: int) -> None:
         raise SchemaError("bad_health", "clock_synced")
     if not isinstance(h.rssi_available, bool):
         raise SchemaError("bad_health", "rssi_available")
+
+
+def _check_capture(capture: object, window_s: int) -> None:
+    if not isinstance(capture, Mapping) or len(capture) > _MAX_NAMES:
+        raise SchemaError("bad_capture", "not an object of categories")
+    most = SLOT_SECONDS // window_s
+    for cat, strata in capture.items():
+        if not isinstance(cat, str) or not _NAME_RE.match(cat) or not isinstance(strata, Mapping):
+            raise SchemaError("bad_capture", f"category {cat!r}"[:80])
+        for stratum, c in strata.items():
+            if not isinstance(stratum, str) or not _NAME_RE.match(stratum):
+                raise SchemaError("bad_capture", f"stratum {stratum!r}"[:80])
+            if not isinstance(c, SlotCapture):
+                raise SchemaError("bad_capture", f"{cat}/{stratum} is not a capture history")
+            values = [getattr(c, n) for n in _CAPTURE_INTS]
+            if not isinstance(c.seen, tuple) or not all(_is_int(v) for v in (*values, *c.seen)):
+                raise SchemaError("bad_capture", f"{cat}/{stratum}: not integers")
+            if min((*values, *c.seen), default=0) < 0 or max(values) > MAX_COUNT:
+                raise SchemaError("bad_capture", f"{cat}/{stratum}: out of range")
+            # Internal consistency: what a histogram summarises bounds it.
+            n, d = c.windows, c.devices
+            if (
+                not 1 <= n <= most
+                or len(c.seen) != n
+                or c.pairs1 > n - 1
+                or c.pairs2 > max(0, n - 2)
+                or c.lag1 > d * c.pairs1
+                or c.lag2 > d * c.pairs2
+                or c.run3 > c.lag2
+            ):
+                raise SchemaError("bad_capture", f"{cat}/{stratum}: inconsistent")
 
 
 def _is_int(value: object) -> bool:

@@ -57,6 +57,64 @@ def test_decode_golden_roundtrip() -> None:
     assert schema.iso_utc(r.window_start) == "2020-08-10T06:15:00Z"
 
 
+def _capture() -> WindowReport:
+    android = schema.SlotCapture(15, 14, 13, (1, *[0] * 12, 1, 2), 41, 38, 37)
+    iphone = schema.SlotCapture(15, 14, 13, (*[0] * 14, 5), 70, 65, 65)
+    return WindowReport(
+        node="pi-07",
+        site="ptc-office-02",
+        seq=55,
+        window_start=1597040940,  # 2020-08-10T06:29:00Z: closes the 06:15 slot
+        window_s=60,
+        counts={
+            "bluezone": {"android": 3, "ios_bg": 0, "ios_fg": 0},
+            "iphone": {"all": 5},
+            "other": {"unknown": 7},
+            "phone": {"en": 0},
+        },
+        slot_counts={"bluezone": {"android": 4}},
+        health=Health(
+            scanned_s=60.0,
+            adverts=5123,
+            mode="replay",
+            rssi_min_dbm=-90,
+            below_gate=211,
+            clock_synced=True,
+            near_gate=2,
+        ),
+        software="bluezone-audit/0.2.0",
+        headcount=12,
+        capture={"bluezone": {"android": android}, "iphone": {"all": iphone}},
+    )
+
+
+def test_capture_golden_bytes_and_roundtrip() -> None:
+    golden = (GOLDEN / "window-v1-capture.json").read_bytes()
+    assert codec.encode(_capture()) == golden
+    r = codec.decode(golden)
+    assert r == _capture()
+    assert r.capture["bluezone"]["android"].devices == 4
+    assert r.capture["bluezone"]["android"].detections == 1 + 14 + 2 * 15
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"lag2": 10, "run3": 11},  # more runs of three than lag-2 pairs
+        {"seen": [1, 2]},  # histogram length differs from the windows listened
+        {"lag1": 999},  # more co-sightings than devices x pairs
+        {"windows": 16, "seen": [0] * 16},  # more windows than a slot holds
+        {"extra": 1},
+    ],
+)
+def test_inconsistent_capture_is_rejected(change: dict[str, object]) -> None:
+    obj = json.loads((GOLDEN / "window-v1-capture.json").read_bytes())
+    obj["capture"]["bluezone"]["android"].update(change)
+    with pytest.raises(schema.SchemaError) as exc:
+        codec.decode(json.dumps(obj).encode())
+    assert exc.value.reason == "bad_capture"
+
+
 def test_signed_golden_verifies_and_forgery_fails() -> None:
     raw = (GOLDEN / "window-v1-signed.json").read_bytes()
     r = codec.decode(raw, key=KEY)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from scanner.estimation.estimate import (
+from scanner.estimation.estimate import (  # the re-exporting facade
     clusters_from_reports,
     estimate,
     format_estimate,
@@ -20,8 +20,13 @@ from tests.estimate.factory import T0, window
 EXACT = DEFAULT_PARAMS.override(
     "test", android_doze_share=0.0, p_ios_fg=1.0, p_ios_bg=1.0, p_iphone=1.0,
     android_slot_counts=1.0, android_advertising=1.0, detection_cv=0.0,
+    smartphone_share_cv=0.0, prior_detection_cv=0.0,
 )  # fmt: skip
-SLOTS = DEFAULT_PARAMS.override("test", android_slot_counts=1.0)
+# The arithmetic of the priors, without the widening an assumed share or prior detection adds
+# by default (tested on their own in test_histories.py and test_bounds.py).
+SLOTS = DEFAULT_PARAMS.override(
+    "test", android_slot_counts=1.0, smartphone_share_cv=0.0, prior_detection_cv=0.0
+)
 Z95 = 1.959963984540054
 
 
@@ -68,7 +73,7 @@ def test_turnover_at_markets_divides_window_counts_by_one_plus_w_over_dwell() ->
         "t", android_doze_share=0.0, p_ios_bg=1.0, p_iphone=1.0, android_advertising=1.0
     )
     market = for_site_type(plain, "market")
-    assert market.v("dwell_s") == 1200 and "dwell_market_s" in market.dwell_s.source
+    assert market.dwell_s.value == 1200 and "dwell_market_s" in market.dwell_s.source
     assert for_site_type(plain, "office") is plain
     e = estimate("headcount", clusters_from_reports(ws), market)
     turn = 1 + 60 / 1200

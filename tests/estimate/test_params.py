@@ -21,8 +21,8 @@ def test_plain_number_takes_file_as_source(tmp_path: Path) -> None:
     f = tmp_path / "e.yaml"
     f.write_text("smartphone_share: 0.6\n", encoding="utf-8")
     p = load_params(f)
-    assert p.v("smartphone_share") == 0.6 and p.smartphone_share.source == str(f)
-    assert p.v("ios_share") == DEFAULT_PARAMS.v("ios_share")
+    assert p.smartphone_share.value == 0.6 and p.smartphone_share.source == str(f)
+    assert p.ios_share.value == DEFAULT_PARAMS.ios_share.value
 
 
 @pytest.mark.parametrize(

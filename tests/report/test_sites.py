@@ -33,11 +33,11 @@ def test_unknown_site_is_flagged_not_dropped() -> None:
 def test_site_overrides_become_params_with_site_as_source() -> None:
     reg = load_registry(EXAMPLE)
     p = reg.params_for(DEFAULT_PARAMS)("ptc-ubnd-tinh")
-    assert p.v("smartphone_share") == 0.9
+    assert p.smartphone_share.value == 0.9
     assert p.smartphone_share.source == "sites.yaml: ptc-ubnd-tinh"
     assert reg.params_for(DEFAULT_PARAMS)("nh-ubnd") is DEFAULT_PARAMS
     market = reg.params_for(DEFAULT_PARAMS)("nh-market-khanh-hai")
-    assert market.v("dwell_s") == DEFAULT_PARAMS.v("dwell_market_s")
+    assert market.dwell_s.value == DEFAULT_PARAMS.dwell_market_s.value
     assert reg.params_for(DEFAULT_PARAMS)("unknown-site") is DEFAULT_PARAMS
     assert reg.staff()["ptc-ubnd-tinh"] == 120
 
