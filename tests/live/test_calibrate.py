@@ -37,7 +37,8 @@ def test_calibrate_on_a_replayed_walk_writes_the_gate(tmp_path: Path) -> None:
     for k in range(1200):
         t = T0 + 0.1 * k
         if (k // 150) % 2 == 0:  # 15 s on, 15 s off
-            adverts.append(raw_advert("bz_android_v2", t=t, address=f"7A:00:00:00:00:{k // 150:02X}",
+            addr = f"7A:00:00:00:00:{k // 150:02X}"
+            adverts.append(raw_advert("bz_android_v2", t=t, address=addr,
                                       rssi_dbm=round(rng.gauss(-78, 4)), bz_id=bzid))  # fmt: skip
         if k % 10 == 0:
             adverts.append(raw_advert("iphone", t=t + 0.05, address="5C:11:22:33:44:55",
