@@ -57,7 +57,9 @@ def _check(truth: dict[str, object], reports: list[object], window_s: int) -> di
             count = r.count(cat, stratum)  # type: ignore[attr-defined]
             heard = w["heard"][s]
             factor = 1 + (math.ceil(window_s / rot[s]) if rot[s] else 0)
-            assert heard <= count <= heard * factor, (s, r.window_start, heard, count)  # type: ignore[attr-defined]
+            # `heard` is any report over the gate; the on-site decision takes the median of a
+            # device's packets (docs/method.md), so the count is at most what was heard.
+            assert count <= heard * factor, (s, r.window_start, heard, count)  # type: ignore[attr-defined]
             seen[s] += count
         slot = r.slot_counts.get("bluezone", {}).get("android", 0)  # type: ignore[attr-defined]
         assert slot >= r.count("bluezone", "android")  # type: ignore[attr-defined]
