@@ -1,4 +1,4 @@
-"""Pooled adoption over all site types: a stratified ratio over visits (docs/method-pooling.md).
+"""Pooled adoption over all site types: a stratified ratio over visits (docs/method.md §7).
 
 Target population: smartphone owners present at the audited sites during the audited time,
 person-time weighted (each owner counts for the seconds they were there while a node listened).

@@ -39,7 +39,11 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 
 @click.group(
     cls=LazyGroup,
-    lazy={"doctor": "scanner.cli.live:doctor_cmd", "simulate": "scanner.cli.simulate:simulate_cmd"},
+    lazy={
+        "doctor": "scanner.cli.live:doctor_cmd",
+        "simulate": "scanner.cli.simulate:simulate_cmd",
+        "calibrate": "scanner.cli.calibrate:calibrate_cmd",
+    },
     errors=(ScannerError,),
     invoke_without_command=True,
     context_settings={"auto_envvar_prefix": ENV_PREFIX},
