@@ -12,22 +12,33 @@ servers where that matters pass `synchronous="FULL"` (one fsync per batch, still
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aggregator.store.delivery import (
+    MIGRATE_2,
+    NODE_DELIVERY_SQL,
+    advance_acks,
+    commit_acks,
+    find_conflicts,
+    record_skew,
+    write_cause,
+)
 from aggregator.store.queries import ROLLUP_BACKFILL, ROLLUP_STATEMENTS
 from scanner.wire.codec import to_dict
 from scanner.wire.schema import WindowReport
+from scanner.wire.topics import window_topic
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _DDL = (
     """CREATE TABLE IF NOT EXISTS windows (
   node TEXT NOT NULL, site TEXT NOT NULL, window_start INTEGER NOT NULL,
@@ -60,7 +71,18 @@ _HEAD_BYTES = 256
 
 
 class StoreError(Exception):
-    """The store file cannot be opened or has a schema this version does not know."""
+    """The store file cannot be opened or has a schema this version does not know.
+
+    `cause` is what the filesystem said (`read-only`, `disk full`, ...) when that is the reason.
+    """
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        self.cause = cause
+        super().__init__(message)
+
+
+class StoreWriteError(StoreError):
+    """A write failed; nothing of the batch is committed. `cause` names the real reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +92,16 @@ class Reject:
     detail: str
     payload: bytes
     received_at: float
+    stored_head: str | None = None  # a conflict keeps the first bytes of both sides
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     stored: int
     duplicates: int
+    conflicts: int = 0
+    # node -> (site, highest contiguous seq committed) for every node the batch touched.
+    acks: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def payload_head(payload: bytes) -> str:
@@ -120,7 +146,13 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self._clock = clock
+        self._synchronous = synchronous
+        self._rollup = rollup
         self.duplicates = 0
+        self._open()
+
+    def _open(self) -> None:
+        synchronous, rollup = self._synchronous, self._rollup
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # One connection, used by one thread at a time (the subscriber commits batches in a
@@ -133,19 +165,55 @@ class Store:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise StoreError(f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}")
-            if version == 0:
+            if version in (0, 1):
                 self._db.execute("BEGIN IMMEDIATE")
-                for stmt in _DDL:
-                    self._db.execute(stmt)
-                if rollup:
-                    # Reports read the trigger-maintained rollup when present (queries.py).
-                    for stmt in ROLLUP_STATEMENTS:
+                if version == 0:
+                    for stmt in _DDL:
                         self._db.execute(stmt)
-                    self._db.execute(ROLLUP_BACKFILL)
+                    if rollup:
+                        # Reports read the trigger-maintained rollup when present (queries.py).
+                        for stmt in ROLLUP_STATEMENTS:
+                            self._db.execute(stmt)
+                        self._db.execute(ROLLUP_BACKFILL)
+                for stmt in MIGRATE_2:
+                    self._db.execute(stmt)
+                if version == 1:
+                    advance_acks(
+                        self._db, [r[0] for r in self._db.execute("SELECT node FROM nodes")]
+                    )
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the store ({exc})") from exc
+            raise StoreError(
+                f"{self.path}: cannot open the store ({exc})", write_cause(exc)
+            ) from exc
+
+    def check_writable(self) -> None:
+        """Raise StoreWriteError unless a write would succeed now (nothing is changed)."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            # Rewriting the header is a real write: a read-only file refuses it.
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StoreWriteError(f"{self.path}: {exc}", write_cause(exc)) from exc
+
+    def reopen(self) -> None:
+        """Open the file again: SQLite keeps a connection read-only once it opened it so."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._open()
+
+    def highest_contiguous_seq(self, node: str) -> int | None:
+        """The node's ack: highest seq s with every seq 0..s committed (stored or rejected)."""
+        row = self._db.execute("SELECT acked_seq FROM nodes WHERE node = ?", (node,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def node_delivery_rows(self) -> list[tuple[Any, ...]]:
+        """node, acked_seq, conflicts, skew_s, received_at of the oldest window above the ack."""
+        return self.query(NODE_DELIVERY_SQL)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -170,24 +238,29 @@ class Store:
             window_row(r, now, None if payloads is None else payloads[i])
             for i, r in enumerate(reports)
         ]
+        texts = [row[-1] for row in rows]
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute("SAVEPOINT batch")
             # rowcount sums sqlite3_changes(), which leaves out the rollup triggers' rows.
             if self._db.executemany(_INSERT, rows).rowcount == len(rows):
                 fresh = list(reports)  # the usual case: no redelivery in this batch
+                again: list[int] = []
             else:
                 # Some were already there: redo row by row to know which (rare).
                 self._db.execute("ROLLBACK TO batch")
-                fresh = [
-                    r
-                    for r, row in zip(reports, rows, strict=True)
-                    if self._db.execute(_INSERT, row).rowcount == 1
-                ]
+                fresh, again = [], []
+                for i, (r, row) in enumerate(zip(reports, rows, strict=True)):
+                    if self._db.execute(_INSERT, row).rowcount == 1:
+                        fresh.append(r)
+                    else:
+                        again.append(i)
             self._db.execute("RELEASE batch")
-            dups = len(reports) - len(fresh)
-            self._add_rejects(rejects)
+            conflicts = self._conflicts([reports[i] for i in again], [texts[i] for i in again], now)
+            dups = len(reports) - len(fresh) - len(conflicts)
+            self._add_rejects([*rejects, *conflicts])
             self._update_nodes(fresh, reports, now)
+            record_skew(self._db, fresh, now)
             for site, node, status, at in statuses:
                 self._db.execute(
                     "INSERT INTO nodes (node, site, status, status_at) VALUES (?, ?, ?, ?) "
@@ -195,12 +268,33 @@ class Store:
                     "status_at = excluded.status_at, site = excluded.site",
                     (node, site, status, at),
                 )
+            acks = self._acks(reports, [*rejects, *conflicts])
             self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # SQLite may have rolled back already (disk full): a second ROLLBACK would raise
+            # "no transaction is active" and hide the real cause.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise StoreWriteError(f"{self.path}: {exc}", write_cause(exc)) from exc
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self.duplicates += dups
-        return BatchResult(stored=len(fresh), duplicates=dups)
+        return BatchResult(stored=len(fresh), duplicates=dups, conflicts=len(conflicts), acks=acks)
+
+    def _conflicts(self, again: list[WindowReport], texts: list[str], now: float) -> list[Reject]:
+        """Windows whose key is stored with other counts: data, kept in `rejected`."""
+        return [
+            Reject(window_topic(r.site, r.node), "conflict", detail, text.encode(), now,
+                   stored_head=payload_head(stored.encode()))
+            for r, text, detail, stored in find_conflicts(self._db, again, texts)
+        ]  # fmt: skip
+
+    def _acks(
+        self, reports: Sequence[WindowReport], rejects: Sequence[Reject]
+    ) -> dict[str, tuple[str, int]]:
+        return commit_acks(self._db, reports, [(x.topic, x.payload) for x in rejects])
 
     def bulk_insert_rows(self, rows: Iterable[Sequence[Any]], *, batch: int = 50_000) -> None:
         """executemany of flat rows in `windows` column order (see `window_row`), one
@@ -227,8 +321,8 @@ class Store:
     def _add_rejects(self, rejects: Sequence[Reject]) -> None:
         if rejects:
             self._db.executemany(
-                "INSERT INTO rejected (received_at, topic, reason, detail, payload_head) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO rejected (received_at, topic, reason, detail, payload_head, "
+                "stored_head) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (
                         x.received_at,
@@ -236,6 +330,7 @@ class Store:
                         x.reason,
                         x.detail[:300],
                         payload_head(x.payload),
+                        x.stored_head,
                     )
                     for x in rejects
                 ],

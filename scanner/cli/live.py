@@ -85,7 +85,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         raise click.ClickException(str(exc)) from exc
     for line in view.summary_lines(kw.get("headcount")):
         click.echo(line, err=kw["as_json"] or not view.interactive)
-    if delivery is not None and delivery.unsent:
+    if delivery is not None and (delivery.unsent or delivery.unconfirmed):
         click.echo(f"bzscan: {delivery.unsent_message()}", err=True)
 
 
