@@ -127,9 +127,17 @@ def ingest(outbox: Path, db: Path, keys: Path | None) -> None:
 @main.command()
 @_db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per node.")
-def nodes(db: Path, as_json: bool) -> None:
-    """Nodes with last seen, status, windows stored, seq gaps and rejected messages."""
-    from aggregator.ingest.serve import NODE_HEADER, format_table, node_table
+@click.option("--check", is_flag=True, help="Print ALERT lines and exit 1 past a threshold.")
+@click.option("--max-unconfirmed", type=click.FloatRange(0), default=3600.0, show_default=True,
+              help="--check: seconds a window may wait above a missing one.")  # fmt: skip
+@click.option("--max-clock-skew", type=click.FloatRange(0), default=300.0, show_default=True,
+              help="--check: seconds a node's clock may disagree with ours.")  # fmt: skip
+def nodes(
+    db: Path, as_json: bool, check: bool, max_unconfirmed: float, max_clock_skew: float
+) -> None:
+    """Nodes: last seen, status, windows, seq gaps, rejects, ack, unconfirmed age, conflicts,
+    clock skew."""
+    from aggregator.ingest.serve import NODE_HEADER, format_table, node_alerts, node_table
 
     if not db.exists():
         raise click.ClickException(f"no store at {db} (run `bzagg serve` or pass --db)")
@@ -138,8 +146,14 @@ def nodes(db: Path, as_json: bool) -> None:
         keys = [h.replace(" (UTC)", "").replace(" ", "_") for h in NODE_HEADER]
         for r in rows:
             click.echo(json.dumps(dict(zip(keys, r, strict=True))))
-        return
-    click.echo(format_table(NODE_HEADER, rows))
+    else:
+        click.echo(format_table(NODE_HEADER, rows))
+    if check:
+        alerts = node_alerts(rows, max_unconfirmed_s=max_unconfirmed, max_skew_s=max_clock_skew)
+        for line in alerts:
+            click.echo(line, err=True)
+        if alerts:
+            sys.exit(1)
 
 
 def _register() -> None:

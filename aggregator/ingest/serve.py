@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from aggregator.ingest.subscribe import IngestStats, Subscriber, ingest_batch
-from aggregator.store.sqlite import Store, iter_batches
-from scanner.wire.broker import BrokerConfig
+from aggregator.store.sqlite import Store, StoreError, iter_batches
+from scanner.wire.broker import Backoff, BrokerConfig
 from scanner.wire.schema import iso_utc
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,46 @@ class ServeOptions:
     duration_s: float | None = None
 
 
+async def open_writable(
+    db: Path, echo: Callable[[str], None], *, backoff: Backoff | None = None
+) -> Store:
+    """Open the store and prove it takes writes; until it does, retry with backoff and say so.
+
+    A store on a read-only or full filesystem is not an error that needs a restart: `serve`
+    waits (without subscribing, so nothing is taken from the broker) and goes on by itself.
+    A file that is not a store of this version is an error.
+    """
+    backoff = backoff or Backoff(0.5, 30.0)
+    said: str | None = None
+    attempts = 0
+    while True:
+        store: Store | None = None
+        try:
+            store = Store(db)
+            store.check_writable()
+        except StoreError as exc:
+            if store is not None:
+                store.close()
+            if exc.cause is None:
+                raise
+            attempts += 1
+            if exc.cause != said:
+                echo(
+                    f"bzagg: store {db} cannot be written ({exc.cause}: {exc}); not subscribing "
+                    "yet, retrying with backoff until it can (remount it read-write or free "
+                    "space; nothing is taken from the broker meanwhile)"
+                )
+                said = exc.cause
+            await asyncio.sleep(backoff.next())
+            continue
+        if said is not None:
+            echo(f"bzagg: store {db} writable again after {attempts} attempt(s)")
+        return store
+
+
 async def serve(opts: ServeOptions, echo: Callable[[str], None]) -> IngestStats:
     """Subscribe and store until SIGINT/SIGTERM (or `duration_s`); returns the counters."""
-    store = Store(opts.db)
+    store = await open_writable(opts.db, echo)
     stack = contextlib.AsyncExitStack()
     try:
         broker = opts.broker
@@ -86,7 +123,7 @@ async def serve(opts: ServeOptions, echo: Callable[[str], None]) -> IngestStats:
         s = sub.stats
         echo(
             f"bzagg: {s.received} messages, {s.stored} windows stored, "
-            f"{s.duplicates} duplicates, {s.rejected} rejected"
+            f"{s.duplicates} duplicates, {s.rejected} rejected ({s.conflicts} conflicts)"
         )
         return s
     finally:
@@ -126,20 +163,64 @@ def ingest_outbox(
 
 
 NODE_HEADER = ("node", "site", "status", "last seen (UTC)", "windows", "last seq", "seq gaps",
-               "duplicates", "rejected")  # fmt: skip
+               "duplicates", "rejected", "acked seq", "unconfirmed s", "conflicts",
+               "clock skew s")  # fmt: skip
 
 
-def node_table(db: Path) -> list[tuple[Any, ...]]:
+@dataclass(frozen=True, slots=True)
+class NodeAlert:
+    node: str
+    what: str  # `unconfirmed` or `clock`
+
+    def line(self, row: dict[str, Any], max_unconfirmed_s: float, max_skew_s: float) -> str:
+        if self.what == "unconfirmed":
+            return (
+                f"ALERT node {self.node}: a window above seq {row['acked seq']} has waited "
+                f"{row['unconfirmed s']} s for an earlier one (> {max_unconfirmed_s:.0f} s): "
+                "windows are missing; the node re-sends them, or ingest its outbox"
+            )
+        return (
+            f"ALERT node {self.node}: its clock disagrees with ours by {row['clock skew s']} s "
+            f"(> {max_skew_s:.0f} s), from window time vs arrival time; check its NTP"
+        )
+
+
+def node_table(db: Path, *, now: float | None = None) -> list[tuple[Any, ...]]:
     store = Store(db)
     try:
         rows = store.node_rows()
+        extra = {r[0]: r[1:] for r in store.node_delivery_rows()}
     finally:
         store.close()
-    return [
-        (node, site, status, iso_utc(int(last)) if last else "-", windows,
-         "-" if last_seq is None else last_seq, gaps, dups, rejected)
-        for node, site, _f, last, status, _sa, last_seq, windows, gaps, dups, rejected in rows
-    ]  # fmt: skip
+    now = time.time() if now is None else now
+    out = []
+    for node, site, _f, last, status, _sa, last_seq, windows, gaps, dups, rejected in rows:
+        acked, conflicts, skew, oldest = extra.get(node, (None, 0, None, None))
+        out.append((
+            node, site, status, iso_utc(int(last)) if last else "-", windows,
+            "-" if last_seq is None else last_seq, gaps, dups, rejected,
+            "-" if acked is None else acked,
+            "-" if oldest is None else round(max(0.0, now - oldest)),
+            conflicts, "-" if skew is None else round(skew),
+        ))  # fmt: skip
+    return out
+
+
+def node_alerts(
+    rows: list[tuple[Any, ...]], *, max_unconfirmed_s: float, max_skew_s: float
+) -> list[str]:
+    """ALERT lines for `bzagg nodes --check`: missing windows waited for too long, bad clocks."""
+    lines = []
+    for r in rows:
+        row = dict(zip(NODE_HEADER, r, strict=True))
+        age, skew = row["unconfirmed s"], row["clock skew s"]
+        if age != "-" and age > max_unconfirmed_s:
+            lines.append(
+                NodeAlert(row["node"], "unconfirmed").line(row, max_unconfirmed_s, max_skew_s)
+            )
+        if skew != "-" and abs(skew) > max_skew_s:
+            lines.append(NodeAlert(row["node"], "clock").line(row, max_unconfirmed_s, max_skew_s))
+    return lines
 
 
 def format_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:

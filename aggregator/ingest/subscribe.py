@@ -2,9 +2,11 @@
 
 A persistent session (fixed client id, clean_session False) keeps the broker queueing for us while
 we are down; a message is acknowledged (PUBACK) only after the transaction holding its row, or its
-rejection, has committed (docs/architecture.md §7). aiomqtt 2.x has no manual-ack API, so the
-subscriber
-switches the underlying paho client to manual acks and acknowledges by message id.
+rejection, has committed (docs/architecture.md §7). After each commit it publishes, per node
+touched, the highest contiguous seq committed (retained, QoS 1, on `bzaudit/v1/<site>/<node>/ack`):
+the node's end-to-end confirmation (docs/delivery.md). A failing store is retried in place with
+capped, jittered backoff (the batch stays unacknowledged, the connection stays up), reopened when
+SQLite would otherwise stay read-only, and logged once per change of cause with a counter.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from typing import Any
 
 import aiomqtt
 
-from aggregator.store.sqlite import Reject, Store
+from aggregator.store.delivery import REOPEN_CAUSES
+from aggregator.store.sqlite import BatchResult, Reject, Store, StoreError
 from scanner.wire.broker import Backoff, BrokerConfig, explain
 from scanner.wire.codec import decode
 from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT, SchemaError, WindowReport
-from scanner.wire.topics import parse_topic
+from scanner.wire.topics import ack_topic, encode_ack, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,9 @@ class IngestStats:
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    conflicts: int = 0
     batches: int = 0
+    store_failures: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -91,7 +96,7 @@ def ingest_batch(
     now: float,
     keys: Mapping[str, bytes] | None,
     stats: IngestStats,
-) -> None:
+) -> BatchResult:
     """Judge and commit a batch in one transaction (raises only if the store fails)."""
     windows: list[WindowReport] = []
     texts: list[str] = []
@@ -111,8 +116,12 @@ def ingest_batch(
     stats.received += len(messages)
     stats.stored += result.stored
     stats.duplicates += result.duplicates
-    stats.rejected += len(rejects)
+    stats.rejected += len(rejects) + result.conflicts
+    stats.conflicts += result.conflicts
+    if result.conflicts:
+        stats.reasons["conflict"] = stats.reasons.get("conflict", 0) + result.conflicts
     stats.batches += 1
+    return result
 
 
 class Subscriber:
@@ -129,7 +138,8 @@ class Subscriber:
         batch_max: int = 1000,
         batch_wait_s: float = 0.05,
         backoff_min_s: float = 0.5,
-        backoff_max_s: float = 30.0,
+        backoff_max_s: float = 5.0,
+        store_backoff_max_s: float = 30.0,
         on_batch: Callable[[IngestStats], None] | None = None,
     ) -> None:
         self._store = store
@@ -140,10 +150,13 @@ class Subscriber:
         self._batch_max = batch_max
         self._batch_wait = batch_wait_s
         self._backoff = Backoff(backoff_min_s, backoff_max_s)
+        self._store_backoff = Backoff(backoff_min_s, store_backoff_max_s)
         self._on_batch = on_batch
         self.stats = IngestStats()
         self.connected = asyncio.Event()
         self.last_error: str | None = None
+        self.store_fault: str | None = None
+        self._acked: dict[str, int] = {}
 
     async def run(self) -> None:
         while True:
@@ -174,8 +187,7 @@ class Subscriber:
             tls_context=self._broker.tls_context(),
             timeout=10,
         )
-        paho: Any = client._client  # aiomqtt 2.x exposes no manual acks; paho does
-        paho.manual_ack_set(True)
+        paho, queue = _manual_acks(client)
         async with client:
             for topic in TOPICS:
                 await client.subscribe(topic, qos=1)
@@ -183,25 +195,58 @@ class Subscriber:
                 log.warning("subscribe: connected to %s again", self._broker.describe())
             self.last_error = None
             self.connected.set()
-            queue: asyncio.Queue[aiomqtt.Message] = client._queue
             async for first in client.messages:
                 batch = await self._fill(first, queue)
-                try:
-                    await self._commit([(m.topic.value, _bytes(m.payload)) for m in batch])
-                except Exception as exc:
-                    # Not committed, so not acknowledged: drop the connection and let the broker
-                    # redeliver the whole batch to our persistent session.
-                    log.error(
-                        "subscribe: store write failed (%s); messages stay unacknowledged", exc
-                    )
-                    raise aiomqtt.MqttError(f"store write failed: {exc}") from exc
+                result = await self._commit_until_stored(
+                    [(m.topic.value, _bytes(m.payload)) for m in batch]
+                )
                 for m in batch:
                     if m.qos > 0:
                         paho.ack(m.mid, m.qos)
+                await self._publish_acks(client, result)
                 if self._on_batch is not None:
                     self._on_batch(self.stats)
 
-    async def _commit(self, messages: list[tuple[str, bytes]]) -> None:
+    async def _publish_acks(self, client: aiomqtt.Client, result: BatchResult) -> None:
+        """Retained acks, only for nodes whose highest contiguous committed seq moved."""
+        moved = [(n, s, a) for n, (s, a) in result.acks.items() if self._acked.get(n) != a]
+        if moved:
+            await asyncio.gather(*(
+                client.publish(ack_topic(site, node), encode_ack(node, seq), qos=1, retain=True)
+                for node, site, seq in moved
+            ))  # fmt: skip
+            self._acked.update((n, a) for n, _, a in moved)
+
+    async def _commit_until_stored(self, messages: list[tuple[str, bytes]]) -> BatchResult:
+        """Commit, retrying a failing store with backoff; the batch stays unacknowledged."""
+        while True:
+            try:
+                result = await self._commit(messages)
+            except StoreError as exc:
+                self.stats.store_failures += 1
+                cause = exc.cause or type(exc.__cause__ or exc).__name__
+                if cause != self.store_fault:
+                    log.error(
+                        "subscribe: store %s cannot be written: %s (%s); %d message(s) stay "
+                        "unacknowledged, retrying with backoff", self._store.path, cause,
+                        exc, len(messages),
+                    )  # fmt: skip
+                self.store_fault = cause
+                await asyncio.sleep(self._store_backoff.next())
+                if exc.cause in REOPEN_CAUSES:
+                    with contextlib.suppress(StoreError):
+                        await asyncio.to_thread(self._store.reopen)
+                continue
+            if self.store_fault is not None:
+                log.warning(
+                    "subscribe: store %s writable again after %d failed attempt(s)",
+                    self._store.path, self.stats.store_failures,
+                )  # fmt: skip
+                self.store_fault = None
+                self._store_backoff.reset()
+            return result
+
+    async def _commit(self, messages: list[tuple[str, bytes]]) -> BatchResult:
         """Judge and commit in a worker thread: SQLite runs without the GIL, so the event loop
         keeps reading the next batch meanwhile. Batches are committed one at a time."""
         job = functools.partial(
@@ -210,7 +255,7 @@ class Subscriber:
         )  # fmt: skip
         fut = asyncio.get_running_loop().run_in_executor(None, job)
         try:
-            await asyncio.shield(fut)
+            return await asyncio.shield(fut)
         except asyncio.CancelledError:
             # Let a running commit finish before anyone closes the store; its messages stay
             # unacknowledged and come back as harmless duplicates.
@@ -237,6 +282,19 @@ class Subscriber:
             except TimeoutError:
                 break
         return batch
+
+
+def _manual_acks(client: aiomqtt.Client) -> tuple[Any, asyncio.Queue[aiomqtt.Message]]:
+    """The two private attributes of aiomqtt this module needs, in one place.
+
+    aiomqtt 2.x (pinned `>=2.3,<3` in setup.cfg) has no manual-ack API: we switch its paho client
+    to manual acks to acknowledge only after a commit, and read its message queue directly to
+    fill a batch without waiting an event-loop turn per message. Checked against aiomqtt 2.5.1.
+    """
+    paho: Any = client._client  # noqa: SLF001
+    paho.manual_ack_set(True)
+    queue: asyncio.Queue[aiomqtt.Message] = client._queue  # noqa: SLF001
+    return paho, queue
 
 
 def _bytes(payload: Any) -> bytes:

@@ -163,7 +163,7 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise StoreError(f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}")
             if version in (0, 1):
                 self._db.execute("BEGIN IMMEDIATE")

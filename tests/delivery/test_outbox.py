@@ -161,7 +161,8 @@ def test_version_1_outbox_is_migrated_sent_rows_count_as_confirmed(tmp_path: Pat
     )
     for i in range(2):
         payload = encode(with_seq(window("n1", "s1", i), i))
-        db.execute("INSERT INTO outbox VALUES (?, 't', ?, ?, 0, ?)", (i, payload, i, None if i else 1.0))
+        sent = None if i else 1.0
+        db.execute("INSERT INTO outbox VALUES (?, 't', ?, ?, 0, ?)", (i, payload, i, sent))
     db.commit()
     db.close()
     ob = Outbox(path)
