@@ -51,7 +51,7 @@ class Spool:
 
         True when everything held is in the outbox now.
         """
-        if len(self._held) >= self._max_held:
+        if len(self._held) >= self._max_held and not self.flush():
             # Bounded: the oldest held window goes, and is counted; never the process.
             self._held.popleft()
             self.dropped += 1
