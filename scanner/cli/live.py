@@ -14,11 +14,12 @@ from scanner.ble.signatures import SignatureError
 
 
 def run_live_cli(kw: dict[str, Any]) -> None:
+    from scanner.node.clock import ClockGate, TrustedClock
     from scanner.node.doctor import clock_synced
     from scanner.node.liveview import LiveView
     from scanner.node.run_live import passive_plan, run_live
     from scanner.node.run_replay import RunOptions, build_pipeline
-    from scanner.sources.live.bleak_scan import LiveSource, ScanError, ScanMode, SystemClock
+    from scanner.sources.live.bleak_scan import LiveSource, ScanError, ScanMode
 
     mode: ScanMode = "passive" if kw.get("mode") == "passive" else "active"
     if mode == "passive" and not sys.platform.startswith("linux"):
@@ -37,10 +38,19 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         delivery = Delivery(dopts) if dopts is not None else None
     except DeliveryConfigError as exc:
         raise click.UsageError(str(exc)) from exc
+    # Windows are stamped only with time the node trusts; see scanner/node/clock.py.
+    clock = TrustedClock(synced=clock_synced)
+    sinks = [view.window, *([delivery.sink] if delivery else [])]
+
+    def fan_out(report: Any) -> None:
+        for sink in sinks:
+            sink(report)
+
+    gate = ClockGate(clock, fan_out)
     try:
         pipeline = build_pipeline(
             opts,
-            [view.window, *([delivery.sink] if delivery else [])],
+            [gate],
             mode=mode,
             adapter=kw.get("adapter"),
             clock_synced=clock_synced(),
@@ -55,9 +65,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         plan = passive_plan(pipeline.classifier)
         patterns = plan.patterns
         click.echo(plan.describe(), err=True)
-    source = LiveSource(
-        mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=SystemClock()
-    )
+    source = LiveSource(mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=clock)
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -69,15 +77,18 @@ def run_live_cli(kw: dict[str, Any]) -> None:
             if delivery is not None:
                 await stack.enter_async_context(delivery)
             stack.enter_context(view)
-            await run_live(
-                pipeline,
-                source,
-                clock=source.clock,
-                duration_s=kw.get("duration"),
-                watchdog_s=kw.get("watchdog") or 0.0,
-                on_status=view.on_status,
-                stop=stop,
-            )
+            try:
+                await run_live(
+                    pipeline,
+                    source,
+                    clock=source.clock,
+                    duration_s=kw.get("duration"),
+                    watchdog_s=kw.get("watchdog") or 0.0,
+                    on_status=view.on_status,
+                    stop=stop,
+                )
+            finally:
+                gate.close()
 
     try:
         asyncio.run(go())

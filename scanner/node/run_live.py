@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from scanner.counting.pipeline import Pipeline, RunSummary
+from scanner.node.clock import follow_step
 from scanner.sources.live.bleak_scan import Clock, LiveSource, OrPatternTuple, ScanError
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ async def run_live(
                 nxt = min(nxt, end)
             await clock.sleep(nxt - now)
             now = clock.now()
+            follow_step(pipeline, clock)
             for advert in source.drain():
                 pipeline.feed(advert)
                 status.adverts += 1
