@@ -233,6 +233,9 @@ class Subscriber:
                     )  # fmt: skip
                 self.store_fault = cause
                 await asyncio.sleep(self._store_backoff.next())
+                if exc.cause == "disk full":
+                    # The WAL may hold the space a write needs: move it into the database.
+                    await asyncio.to_thread(self._store.checkpoint)
                 if exc.cause in REOPEN_CAUSES:
                     with contextlib.suppress(StoreError):
                         await asyncio.to_thread(self._store.reopen)

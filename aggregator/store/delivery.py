@@ -29,6 +29,17 @@ MIGRATE_2: Final = (
   node TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (node, seq)) WITHOUT ROWID""",
 )
 
+# Headroom (docs/delivery.md): SQLite checkpoints the WAL into the database every
+# `wal_autocheckpoint` pages (default 1000, ~4 MB at 4 KiB pages, which a small volume cannot
+# spare) and, with `journal_size_limit`, truncates the WAL file back afterwards instead of
+# keeping it at its largest size. 256 pages is ~1 MB: the WAL never needs more than about that.
+WAL_AUTOCHECKPOINT_PAGES: Final = 256
+WAL_SIZE_LIMIT_BYTES: Final = 1 << 20
+WAL_PRAGMAS: Final = (
+    f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}",
+    f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}",
+)
+
 # SQLite primary result codes (https://www.sqlite.org/rescode.html).
 _CAUSES: Final = {13: "disk full", 8: "read-only", 14: "cannot open", 10: "I/O error",
                   3: "permission denied", 5: "busy", 6: "locked"}  # fmt: skip

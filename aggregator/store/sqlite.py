@@ -25,6 +25,7 @@ from typing import Any
 from aggregator.store.delivery import (
     MIGRATE_2,
     NODE_DELIVERY_SQL,
+    WAL_PRAGMAS,
     advance_acks,
     commit_acks,
     find_conflicts,
@@ -162,6 +163,8 @@ class Store:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
+            for pragma in WAL_PRAGMAS:
+                self._db.execute(pragma)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, 1, SCHEMA_VERSION):
                 raise StoreError(f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}")
@@ -205,6 +208,11 @@ class Store:
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
         self._open()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it: frees its space on a full disk."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def highest_contiguous_seq(self, node: str) -> int | None:
         """The node's ack: highest seq s with every seq 0..s committed (stored or rejected)."""
