@@ -17,111 +17,22 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
 
+from aggregator.ingest.verdict import IngestStats, Verdict, ingest_batch, judge
 from aggregator.store.delivery import REOPEN_CAUSES
-from aggregator.store.sqlite import BatchResult, Reject, Store, StoreError
+from aggregator.store.sqlite import BatchResult, Store, StoreError
 from scanner.wire.broker import Backoff, BrokerConfig, explain
-from scanner.wire.codec import decode
-from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT, SchemaError, WindowReport
-from scanner.wire.topics import ack_topic, encode_ack, parse_topic
+from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT
+from scanner.wire.topics import ack_topic, encode_ack
 
 log = logging.getLogger(__name__)
 
 TOPICS = (f"{TOPIC_ROOT}/+/+/window", f"{TOPIC_ROOT}/+/+/status")
-STATUS_VALUES = frozenset({"online", "offline"})
-
-
-@dataclass(slots=True)
-class IngestStats:
-    received: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    conflicts: int = 0
-    batches: int = 0
-    store_failures: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What one message becomes: a window, a status change or a rejection."""
-
-    window: WindowReport | None = None
-    status: tuple[str, str, str] | None = None
-    reject: tuple[str, str] | None = None
-
-
-def judge(
-    topic: str,
-    payload: bytes,
-    *,
-    now: float,
-    keys: Mapping[str, bytes] | None,
-    max_bytes: int = MAX_PAYLOAD_BYTES,
-) -> Verdict:
-    """Validate one message against the wire contract; never raises on bad input."""
-    try:
-        site, node, kind = parse_topic(topic)
-        if kind == "status":
-            text = payload.decode("utf-8", "replace").strip()
-            if text not in STATUS_VALUES:
-                raise SchemaError("bad_status", text[:40])
-            return Verdict(status=(site, node, text))
-        key = None
-        if keys is not None:
-            key = keys.get(node)
-            if key is None:
-                raise SchemaError("unknown_node", f"no signing key for node {node!r}")
-        report = decode(payload, now=now, key=key, max_bytes=max_bytes)
-        if report.node != node or report.site != site:
-            raise SchemaError(
-                "topic_mismatch", f"payload {report.site}/{report.node} on topic {site}/{node}"
-            )
-        return Verdict(window=report)
-    except SchemaError as exc:
-        return Verdict(reject=(exc.reason, exc.detail))
-    except Exception as exc:  # bad input must never stop ingestion
-        return Verdict(reject=("internal", f"{type(exc).__name__}: {exc}"[:200]))
-
-
-def ingest_batch(
-    store: Store,
-    messages: list[tuple[str, bytes]],
-    *,
-    now: float,
-    keys: Mapping[str, bytes] | None,
-    stats: IngestStats,
-) -> BatchResult:
-    """Judge and commit a batch in one transaction (raises only if the store fails)."""
-    windows: list[WindowReport] = []
-    texts: list[str] = []
-    rejects: list[Reject] = []
-    statuses: list[tuple[str, str, str, float]] = []
-    for topic, payload in messages:
-        v = judge(topic, payload, now=now, keys=keys)
-        if v.window is not None:
-            windows.append(v.window)
-            texts.append(payload.decode("utf-8"))  # decode() accepted it, so it is UTF-8
-        elif v.status is not None:
-            statuses.append((*v.status, now))
-        elif v.reject is not None:
-            rejects.append(Reject(topic, v.reject[0], v.reject[1], payload, now))
-            stats.reasons[v.reject[0]] = stats.reasons.get(v.reject[0], 0) + 1
-    result = store.add_windows(windows, rejects, statuses, texts)
-    stats.received += len(messages)
-    stats.stored += result.stored
-    stats.duplicates += result.duplicates
-    stats.rejected += len(rejects) + result.conflicts
-    stats.conflicts += result.conflicts
-    if result.conflicts:
-        stats.reasons["conflict"] = stats.reasons.get("conflict", 0) + result.conflicts
-    stats.batches += 1
-    return result
+__all__ = ["IngestStats", "Subscriber", "Verdict", "ingest_batch", "judge"]
 
 
 class Subscriber:
@@ -306,3 +217,73 @@ def _bytes(payload: Any) -> bytes:
     if payload is None:
         return b""
     return str(payload).encode()
+
+
+# -- `bzagg doctor`: the broker limits that decide whether windows survive an outage -----------
+
+PROBE_TOPIC = f"{TOPIC_ROOT}/doctor/bzagg-probe/ack"  # the aggregator may write and read it
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    name: str
+    status: str  # ok / warn / fail
+    detail: str
+
+
+def _probe_client(broker: BrokerConfig, ident: str, *, clean: bool) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        broker.host, broker.port, username=broker.username, password=broker.password,
+        identifier=ident, clean_session=clean, tls_context=broker.tls_context(), timeout=10,
+        max_queued_incoming_messages=0,
+    )  # fmt: skip
+
+
+async def _received(client: aiomqtt.Client, want: int, quiet_s: float) -> int:
+    n = 0
+    with contextlib.suppress(TimeoutError):
+        while n < want:
+            await asyncio.wait_for(anext(aiter(client.messages)), quiet_s)
+            n += 1
+    return n
+
+
+async def probe_broker(
+    broker: BrokerConfig, *, queue_messages: int = 1100, wait_s: float = 2.0
+) -> list[Probe]:
+    """Message size (a contract-sized window arrives; a 1 MiB one should not) and how many
+    messages the broker queues for an offline persistent session (our session in an outage)."""
+    out: list[Probe] = []
+    async with _probe_client(broker, "bzagg-doctor", clean=True) as c:
+        await c.subscribe(PROBE_TOPIC, qos=1)
+        for size, must in ((MAX_PAYLOAD_BYTES, True), (1 << 20, False)):
+            await c.publish(PROBE_TOPIC, b"x" * size, qos=1)
+            got = await _received(c, 1, wait_s) == 1
+            if must:
+                out.append(Probe("message size", "ok" if got else "fail",
+                                 f"a {size}-byte window reaches the aggregator" if got else
+                                 f"a {size}-byte window is dropped: raise message_size_limit "
+                                 "(deploy/mosquitto/mosquitto.conf uses 65536)"))  # fmt: skip
+            elif got:
+                msg = "the broker accepts 1 MiB messages: set message_size_limit 65536"
+                out.append(Probe("message size", "warn", msg))
+    ident = "bzagg-doctor-queue"
+    async with _probe_client(broker, ident, clean=False) as c:
+        await c.subscribe(PROBE_TOPIC, qos=1)
+    async with _probe_client(broker, "bzagg-doctor-pub", clean=True) as p:
+        for i in range(queue_messages):
+            await p.publish(PROBE_TOPIC, b"%d" % i, qos=1)
+    async with _probe_client(broker, ident, clean=False) as c:
+        n = await _received(c, queue_messages, wait_s)
+    async with _probe_client(broker, ident, clean=True):
+        pass  # forget the probe session
+    if n >= queue_messages:
+        out.append(Probe("queue depth", "ok", f"{n} of {n} messages queued for an offline "
+                         "session (more may fit)"))  # fmt: skip
+    else:
+        msg = (
+            f"only {n} of {queue_messages} messages were queued for an offline session: raise "
+            "max_queued_messages (and max_queued_bytes) or windows are dropped while we are away"
+        )
+        out.append(Probe("queue depth", "fail", msg))
+    return out

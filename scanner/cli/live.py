@@ -109,7 +109,16 @@ def doctor_cmd(ctx: click.Context, broker: str | None) -> None:
 
     root = ctx.find_root().obj or {}
     broker = broker or root.get("broker")
-    checks = asyncio.run(run_checks(adapter=root.get("adapter"), broker=broker))
+    checks = asyncio.run(
+        run_checks(
+            adapter=root.get("adapter"),
+            broker=broker,
+            site=root.get("site"),
+            node=root.get("node"),
+            username=root.get("username"),
+            password=root.get("password"),
+        )
+    )
     click.echo(format_checks(checks))
     if any(c.status == "fail" for c in checks):
         ctx.exit(1)

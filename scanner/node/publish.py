@@ -83,6 +83,8 @@ class Publisher:
         self._max_bytes = max_message_bytes
         self._clock = clock
         self._highest_sent = -1
+        self._stuck = (-1, 0)
+        self._highest_tried = -1
 
     def health(self) -> DeliveryHealth:
         n, oldest = self._outbox.unconfirmed()
@@ -184,6 +186,19 @@ class Publisher:
                 with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                     await acks
 
+    def _note_stuck(self, row: tuple[int, str, bytes]) -> None:
+        """Say once per window when the same oldest window keeps coming back unconfirmed: a
+        broker drops what it will not take (message_size_limit, the ACL) without telling us."""
+        seq, _, payload = row
+        self._stuck = (seq, self._stuck[1] + 1) if self._stuck[0] == seq else (seq, 1)
+        if self._stuck[1] == 3:
+            log.error(
+                "publish: window seq %d (%d bytes) sent %d times, still not confirmed by the "
+                "aggregator: the broker may drop it or close the connection over it "
+                "(message_size_limit, ACL) or the aggregator is away; `bzagg doctor` checks the "
+                "broker", seq, len(payload), self._stuck[1] + 1,
+            )  # fmt: skip
+
     async def _read_acks(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             payload = message.payload
@@ -205,6 +220,10 @@ class Publisher:
                     await asyncio.wait_for(self._wake.wait(), min(self._resend_s, 5.0))
                 continue
             resent = sum(1 for s, _, _ in rows if s <= self._highest_sent)
+            if rows[0][0] <= self._highest_tried:
+                # Tried before (PUBACKed or not): a window the broker refuses comes back here.
+                self._note_stuck(rows[0])
+            self._highest_tried = max(self._highest_tried, rows[-1][0])
             if resent:
                 self.resent += resent
                 log.info(
@@ -224,7 +243,50 @@ class Publisher:
                             s, len(p), self._max_bytes,
                         )  # fmt: skip
                 # Publishes start in seq order on one connection; the broker keeps that order.
-                await asyncio.gather(*(client.publish(t, p, qos=1) for _, t, p in chunk))
+                try:
+                    await asyncio.gather(*(client.publish(t, p, qos=1) for _, t, p in chunk))
+                except (aiomqtt.MqttError, TimeoutError):
+                    log.error(
+                        "publish: the broker did not take windows seq %d..%d (largest %d bytes); "
+                        "a payload over its message_size_limit is dropped or closes the "
+                        "connection; they stay in the outbox", chunk[0][0], chunk[-1][0],
+                        max(len(p) for _, _, p in chunk),
+                    )  # fmt: skip
+                    raise
                 self._outbox.mark_sent_many([s for s, _, _ in chunk])
                 self.sent += len(chunk)
                 self._highest_sent = max(self._highest_sent, chunk[-1][0])
+
+
+async def probe_ack(
+    broker: BrokerConfig, *, site: str, node: str, wait_s: float = 2.0
+) -> tuple[str, str]:
+    """(status, detail) for `bzscan doctor`: log in as this node and read its retained ack.
+
+    Message size and queue depth are not observable with node credentials (the ACL lets a node
+    read only its own ack); `bzagg doctor` probes those.
+    """
+    client = aiomqtt.Client(
+        broker.host, broker.port, username=broker.username, password=broker.password,
+        identifier=f"bzscan-doctor-{node}", clean_session=True,
+        tls_context=broker.tls_context(), timeout=wait_s + 3,
+    )  # fmt: skip
+    try:
+        async with client:
+            await client.subscribe(ack_topic(site, node), qos=1)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    async for message in client.messages:
+                        raw = message.payload
+                        seq = decode_ack(raw, node) if isinstance(raw, bytes) else None
+                        if seq is not None:
+                            return "ok", (
+                                f"logged in; the aggregator confirms windows up to seq {seq} "
+                                "(message size and queue depth: run `bzagg doctor`)"
+                            )
+    except (aiomqtt.MqttError, OSError) as exc:
+        return "fail", explain(exc, broker)
+    return "warn", (
+        f"logged in, but no ack on {ack_topic(site, node)}: the aggregator has stored no window "
+        "of this node yet, or the ACL does not let it read its ack (deploy/mosquitto/acl)"
+    )
