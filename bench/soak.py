@@ -12,7 +12,8 @@ injected here (the simulated nodes have no wall clock); tests/delivery/test_cloc
 
 Prints windows expected / stored / duplicated / conflicted / rejected with reason, peak RSS of
 each process per simulated hour, and exits 1 unless nothing was lost or duplicated, every
-malformed payload was rejected with a reason and RSS at the end is within 10 % of hour 1.
+malformed payload was rejected with a reason and the RSS of bzagg and of the nodes at the end is
+within 10 % of hour 1 (Mosquitto's is printed, not judged).
 """
 
 from __future__ import annotations
@@ -77,18 +78,19 @@ class Soak:
         return (time.time() - self.t0) / self.a.hour_s
 
     def start_agg(self) -> None:
-        err = (self.dir / "agg.err").open("ab")
-        self.agg = subprocess.Popen([str(BIN / "bzagg"), "serve", "--broker", self.broker.url,
-                                     "--db", str(self.db)], stderr=err, stdout=err)  # fmt: skip
+        with (self.dir / "agg.err").open("ab") as err:
+            args = [str(BIN / "bzagg"), "serve", "--broker", self.broker.url, "--db", str(self.db)]
+            self.agg = subprocess.Popen(args, stderr=err, stdout=err)
 
     def start_nodes(self) -> None:
-        err = (self.dir / "nodes.err").open("ab")
-        self.nodes = subprocess.Popen(
-            [sys.executable, __file__, "--role", "nodes", "--nodes", str(self.a.nodes),
-             "--hour-s", str(self.a.hour_s), "--dir", str(self.dir), "--broker", self.broker.url,
-             "--day0", str(self.day0), "--t0-wall", str(self.t0),
-             "--resend-s", str(self.a.resend_s)], stderr=err, stdout=err,
-        )  # fmt: skip
+        with (self.dir / "nodes.err").open("ab") as err:
+            args = [
+                sys.executable, __file__, "--role", "nodes", "--nodes", str(self.a.nodes),
+                "--hour-s", str(self.a.hour_s), "--dir", str(self.dir), "--broker",
+                self.broker.url, "--day0", str(self.day0), "--t0-wall", str(self.t0),
+                "--resend-s", str(self.a.resend_s),
+            ]  # fmt: skip
+            self.nodes = subprocess.Popen(args, stderr=err, stdout=err)
 
     def fault(self, what: str) -> None:
         self.log.append(f"h{self.hour():5.2f} {what}")
@@ -188,7 +190,9 @@ class Soak:
         rejected = sum(reasons.values())
         first = {r: h.get(1) or h.get(0, 0) for r, h in self.rss.items()}
         last = {r: h[max(h)] for r, h in self.rss.items() if h}
-        rss_ok = all(last[r] <= 1.10 * first[r] for r in last if first.get(r))
+        # The 10 % rule is for bzaudit's own processes; the broker's figure is printed too, but
+        # its memory holds the sessions and retained acks that the faults leave behind.
+        rss_ok = all(last[r] <= 1.10 * first[r] for r in ("bzagg", "nodes") if first.get(r))
         ok = (lost == 0 and wrong == 0 and rows == len(stored) and rejected - reasons.get(
             "conflict", 0) >= burst and no_reason == 0 and rss_ok)  # fmt: skip
         return {
@@ -217,7 +221,9 @@ def report(r: dict[str, Any]) -> str:
     ]
     for role, hours in r["rss_kib_per_hour"].items():
         lines.append(f"  {role:9} " + " ".join(f"{v / 1024:.0f}" for v in hours.values()))
-    lines.append(f"RSS at the end within 10 % of hour 1: {r['rss_end_vs_hour1_ok']}")
+    lines.append(
+        f"RSS of bzagg and the nodes at the end within 10 % of hour 1: {r['rss_end_vs_hour1_ok']}"
+    )
     lines.append("OK" if r["ok"] else "FAILED")
     return "\n".join(lines)
 
