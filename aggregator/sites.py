@@ -11,23 +11,27 @@ from typing import Any, Final
 
 import yaml
 
+from aggregator.errors import AggregatorError
 from scanner.estimation.params import EstimationParams, for_site_type
 from scanner.wire.schema import SchemaError, check_id
 
 SITE_TYPES: Final = ("office", "market", "counter", "other")
 UNREGISTERED: Final = "?"
 _FIELDS: Final = ("id", "name", "type", "district", "commune", "staff", "smartphone_share",
-                  "ios_share")  # fmt: skip
+                  "ios_share", "weight", "population")  # fmt: skip
 _HEADER: Final = """\
 # Site registry of bluezone-audit (bzagg sites import / bzagg sites list).
 # id: the site id nodes publish under (MQTT topic); letters, digits, '_', '-', '.'.
 # type: office | market | counter | other. staff: people working there (offices; used as the
 # head count when no inspector counted). smartphone_share / ios_share: optional overrides of
 # config/estimation.yaml for this site, printed with the site as their source.
+# weight: optional design weight (sites like this one it stands for; default 1). population:
+# optional smartphone owners the site stands for; given, district and province figures are
+# post-stratified by site type to it (docs/method.md, "Pooling and small cells").
 """
 
 
-class SiteError(ValueError):
+class SiteError(AggregatorError, ValueError):
     """A registry entry or file that cannot be used; the message names the entry and the file."""
 
 
@@ -41,6 +45,8 @@ class Site:
     staff: int | None = None
     smartphone_share: float | None = None
     ios_share: float | None = None
+    weight: float | None = None
+    population: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,15 @@ class Registry:
         if s is None:
             return site_id, UNREGISTERED, UNREGISTERED, UNREGISTERED, False
         return s.name, s.type, s.district, s.commune, True
+
+    def population(self, district: str | None = None) -> dict[str, float]:
+        """Smartphone owners per site type from the registry (all registered sites of the
+        district, or of the province), for post-stratification; {} when none is given."""
+        out: dict[str, float] = {}
+        for s in self.sites.values():
+            if s.population is not None and (district is None or s.district == district):
+                out[s.type] = out.get(s.type, 0.0) + s.population
+        return out
 
     def staff(self) -> dict[str, int]:
         return {k: s.staff for k, s in self.sites.items() if s.staff is not None}
@@ -106,6 +121,11 @@ def site_from_mapping(raw: Mapping[str, Any], where: str) -> Site:
         v = _number(data.get(key), float, f"{where} ({sid}): {key}")
         if v is not None and not 0 < v <= 1:
             raise SiteError(f"{where} ({sid}): {key} must be in (0, 1]")
+        shares[key] = v
+    for key in ("weight", "population"):
+        v = _number(data.get(key), float, f"{where} ({sid}): {key}")
+        if v is not None and not v > 0:
+            raise SiteError(f"{where} ({sid}): {key} must be > 0")
         shares[key] = v
     return Site(
         id=sid,

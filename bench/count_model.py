@@ -26,6 +26,8 @@ class Visit:
     headcount: int
     truth: float  # person-time weighted adoption among smartphone owners present
     truth_ios: float
+    owners_t: float = 0.0  # smartphone-owner person-windows (truth's denominator)
+    bluezone_t: float = 0.0  # Bluezone person-windows (truth's numerator)
 
 
 @dataclass(slots=True)
@@ -52,6 +54,7 @@ def simulate_counts(
     p_ios_bg: float = 0.7,
     p_iphone: float = 0.95,
     minutes: int = 20,
+    dwell_s: float | None = None,
 ) -> Visit:
     start = 1_597_633_200 + 900 * rng.randrange(0, 40)  # 2020-08-17 03:00Z + k slots
     dur = 60.0 * minutes
@@ -62,6 +65,8 @@ def simulate_counts(
                                   doze_share))  # fmt: skip
     else:
         rate, dwell = (0.04, 1200.0) if kind == "market" else (0.03, 600.0)
+        if dwell_s is not None:  # same crowd size at another mean stay
+            rate, dwell = rate * dwell / dwell_s, dwell_s
         t = -3 * dwell
         while t < dur:
             t += rng.expovariate(rate)
@@ -114,7 +119,7 @@ def simulate_counts(
     return Visit(
         kind, adoption, reports, headcount,
         bz_t / owners_t if owners_t else math.nan,
-        ios_bz_t / ios_t if ios_t else math.nan,
+        ios_bz_t / ios_t if ios_t else math.nan, owners_t, bz_t,
     )  # fmt: skip
 
 

@@ -4,9 +4,12 @@ Then classifier -> windows. Prints adverts/s, the scanner's CPU share per 1,000 
 peak RSS over a scripted crowd scene (default: 1,500 devices for 10 minutes, time compressed by
 --speed).
 
-Targets: sustain 5,000 adverts/s; peak RSS under 80 MB.
+Targets: sustain 5,000 adverts/s; peak RSS under 80 MB. With `--hours H` it runs a fixed node
+for H compressed hours instead (default 40 devices at 120x) and prints the resident set after
+each scene hour: a node that runs for weeks must stay flat (within 10 % of the first hour).
 
     .venv/bin/python bench/live.py [--devices 1500] [--minutes 10] [--speed 4] [--mode active]
+    .venv/bin/python bench/live.py --hours 6
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ class CompressedClock:
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_now_mb() -> float:
+    """The resident set now (ru_maxrss only ever grows, so it cannot show a plateau)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def cpu_s() -> float:
@@ -119,13 +130,30 @@ async def live(args: argparse.Namespace) -> dict[str, float]:
 
     classifier = make_classifier()
     reports: list[WindowReport] = []
-    pipe = Pipeline(
-        classifier,
-        identity=NodeIdentity("bench", "bench", mode=args.mode, adapter="hci0"),
-        sink=reports.append,
-        window_s=60,
-        rssi_min_dbm=-127,
-    )
+    windows = [0]
+    if args.hours:
+        # A fixed node as `bzscan` builds it: node pipeline and a live view that keeps nothing.
+        from scanner.node.liveview import LiveView
+        from scanner.node.run_replay import RunOptions, build_pipeline
+
+        view = LiveView(open(os.devnull, "w"), interactive=False, keep_reports=False)  # noqa: SIM115
+
+        def count(r: WindowReport) -> None:
+            windows[0] += 1
+            view.window(r)
+
+        pipe = build_pipeline(
+            RunOptions(node="bench", site="bench"), [count], mode=args.mode, adapter="hci0"
+        )
+        classifier = pipe.classifier
+    else:
+        pipe = Pipeline(
+            classifier,
+            identity=NodeIdentity("bench", "bench", mode=args.mode, adapter="hci0"),
+            sink=reports.append,
+            window_s=60,
+            rssi_min_dbm=-127,
+        )
     clock = CompressedClock(QUARTER, args.speed)
     patterns = passive_plan(classifier).patterns if args.mode == "passive" else ()
     source = LiveSource(mode=args.mode, or_patterns=patterns, clock=clock)
@@ -144,8 +172,13 @@ async def live(args: argparse.Namespace) -> dict[str, float]:
     await control(bus, "Play")
     state: dict[str, float] = {}
     peak_lag = 0
+    hourly: list[float] = []
+    next_hour = QUARTER + 3600
     while True:
         await asyncio.sleep(1.0)
+        if clock.now() >= next_hour:
+            hourly.append(rss_now_mb())
+            next_hour += 3600
         state = json.loads(await control(bus, "PlayState"))
         peak_lag = max(peak_lag, int(state["reports"]) - source.stats.received)
         if state["done"]:
@@ -174,7 +207,8 @@ async def live(args: argparse.Namespace) -> dict[str, float]:
         "peak_lag": peak_lag,
         "rss_before_mb": rss_before,
         "rss_peak_mb": rss_mb(),
-        "windows": len(reports),
+        "windows": len(reports) or windows[0],
+        "hourly_rss_mb": hourly,
         "iphones_mean": sum(r.count("iphone") for r in reports) / max(1, len(reports)),
         "bz_android_mean": sum(r.count("bluezone", "android") for r in reports)
         / max(1, len(reports)),
@@ -189,7 +223,15 @@ def main() -> None:
     p.add_argument("--speed", type=float, default=4.0, help="scene seconds per wall second")
     p.add_argument("--mode", choices=["active", "passive"], default="active")
     p.add_argument("--skip-baseline", action="store_true")
+    p.add_argument("--hours", type=float, default=0, help="fixed-node memory run of H hours")
     args = p.parse_args()
+    if args.hours:
+        args.minutes = args.hours * 60
+        if "--devices" not in sys.argv:
+            args.devices = 40
+        if "--speed" not in sys.argv:
+            args.speed = 120.0
+        args.skip_baseline = True
     with (
         tempfile.TemporaryDirectory(dir=ROOT / ".tmp" if (ROOT / ".tmp").is_dir() else None) as d,
         private_system_bus(Path(d)),
@@ -246,6 +288,16 @@ def main() -> None:
         f"scanner peak RSS {r['rss_peak_mb']:.1f} MB (after imports and bus setup: "
         f"{r['rss_before_mb']:.1f} MB); target < 80 MB"
     )
+    if args.hours:
+        hourly = r["hourly_rss_mb"]
+        for i, mb in enumerate(hourly, 1):
+            print(f"scene hour {i}: RSS {mb:.1f} MB")
+        if hourly:
+            spread = max(abs(mb / hourly[0] - 1) for mb in hourly)
+            verdict = "flat" if spread <= 0.10 else "NOT flat"
+            print(f"RSS after hour 1 .. {len(hourly)}: within {spread:.1%} of hour 1 ({verdict})")
+        print(f"windows {r['windows']:.0f}")
+        return
     print(
         f"windows {r['windows']:.0f}; mean iPhones/window {r['iphones_mean']:.0f}, "
         f"Bluezone Android/window {r['bz_android_mean']:.0f}; "

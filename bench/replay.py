@@ -1,10 +1,13 @@
 """Replay throughput: the whole pipeline (read + classify + window) next to tshark, same file.
 
-Generates (once, cached under bench/.cache/) a LINKTYPE 256 pcap of 1,000,000 advertising packets
-with a realistic market-crowd mix, then in one run times
+Generates (once, cached under bench/.cache/) two LINKTYPE 256 pcaps of 1,000,000 advertising
+packets each with a realistic market-crowd mix: one whose PHDR says "CRC checked, valid" (a
+sniffer that checks), one whose PHDR leaves "CRC checked" clear (SDR sniffers: the reader verifies
+every CRC-24 itself). For each file, in one run, it times
   1. the reader alone (`iter_batches`),
   2. the whole replay pipeline: `replay_into` -> real Classifier -> Pipeline -> a null sink,
-  3. `tshark -r FILE -T fields -e <address, company id, UUIDs, AD data>` to /dev/null,
+  3. `tshark -r FILE -T fields -e <address, company id, UUIDs, AD data>` to /dev/null (tshark
+     recomputes the CRC too when the PHDR says it was not checked),
 and prints packets/s for each and the ratio. Times are CPU seconds (process time; tshark's from
 getrusage of the child), so a busy shared machine does not skew the ratio; the pipeline is
 single-threaded, so this is its one-core rate. Targets: >= 300,000 adverts/s for the
@@ -185,14 +188,14 @@ def _noise(rng: random.Random, i: int) -> Emit:
     return emit
 
 
-def generate(path: Path, packets: int, seed: int = 2020) -> None:
+def generate(path: Path, packets: int, seed: int = 2020, crc_checked: bool = True) -> None:
     rng = random.Random(seed)
     devices = build_devices(rng)
     heap = [(first, i) for i, (first, _iv, _e, _a) in enumerate(devices)]
     heapq.heapify(heap)
     written = 0
     tmp = path.with_suffix(".part")
-    with CaptureWriter(tmp, "pcap", linktype=256) as w:
+    with CaptureWriter(tmp, "pcap", linktype=256, crc_checked=crc_checked) as w:
         while written < packets:
             t, i = heapq.heappop(heap)
             _first, iv, emit, active = devices[i]
@@ -205,14 +208,15 @@ def generate(path: Path, packets: int, seed: int = 2020) -> None:
     tmp.replace(path)
 
 
-def cached_capture(packets: int) -> Path:
+def cached_capture(packets: int, crc_checked: bool = True) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     tag = hashlib.sha256(f"{GEN_VERSION}:{packets}".encode()).hexdigest()[:8]
-    path = CACHE / f"replay-{packets}-{tag}.pcap"
+    kind = "" if crc_checked else "-crc-unchecked"
+    path = CACHE / f"replay-{packets}-{tag}{kind}.pcap"
     if not path.exists():
         t = time.perf_counter()
         print(f"generating {path.name} ({packets:,} packets) ...", file=sys.stderr)
-        generate(path, packets)
+        generate(path, packets, crc_checked=crc_checked)
         print(f"  generated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     return path
 
@@ -270,9 +274,18 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="timed runs; the best is reported")
     ap.add_argument("--profile", action="store_true", help="cProfile the pipeline run (slower)")
     args = ap.parse_args()
-    path = cached_capture(args.packets)
-    size_mb = path.stat().st_size / 1e6
+    from scanner.sources.replay.crc import _FAST
 
+    print(f"CRC-24       {'anycrc (C)' if _FAST is not None else 'pure-Python table'}")
+    for crc_checked in (True, False):
+        print()
+        print("CRC checked by the sniffer (PHDR flags)" if crc_checked
+              else "CRC not checked at capture: CRC-24 verified by the reader")  # fmt: skip
+        run_one(cached_capture(args.packets, crc_checked), args)
+
+
+def run_one(path: Path, args: argparse.Namespace) -> None:
+    size_mb = path.stat().st_size / 1e6
     # Best of --repeat runs: the machine is shared, and the best run is the least disturbed one.
     read_s, rstats = min((time_reader(path) for _ in range(args.repeat)), key=lambda r: r[0])
     runs = [time_pipeline(path, args.profile) for _ in range(1 if args.profile else args.repeat)]
@@ -280,7 +293,8 @@ def main() -> None:
     packets = pstats_.records
     print(f"capture      {path.name}: {packets:,} packets, {size_mb:.1f} MB, "
           f"{pstats_.adverts:,} host-level adverts ({pstats_.scan_responses_merged:,} merged "
-          f"scan responses), {windows} windows")  # fmt: skip
+          f"scan responses), {windows} windows; CRC verified here {pstats_.crc_verified:,}, "
+          f"failed {pstats_.crc_failed:,}")  # fmt: skip
     print(f"reader only  {read_s:6.2f} cpu-s  {rstats.records / read_s:12,.0f} packets/s")
     rate = packets / pipe_s
     print(f"pipeline     {pipe_s:6.2f} cpu-s  {rate:12,.0f} packets/s  "

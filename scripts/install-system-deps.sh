@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite starts for real: Mosquitto (MQTT), dbus-daemon (fake BlueZ bus),
-# tshark and btmon (capture cross-checks), Chromium (HTML report check), openssl (TLS test certs).
+# tshark and btmon (capture cross-checks), Chromium (HTML report check), openssl (TLS test certs),
+# PostgreSQL (the scale-out store's tests start their own server from its binaries).
 # Installs only what is missing, so a warm machine pays nothing.
 set -euo pipefail
 need=()
@@ -11,6 +12,7 @@ command -v tshark >/dev/null || need+=(tshark)
 command -v btmon >/dev/null || need+=(bluez)
 command -v chromium >/dev/null || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -128,3 +128,47 @@ def test_no_identifier_in_output_logs_or_files(tmp_path: Path) -> None:
     # The search itself can fail: the capture we wrote does contain the identifiers.
     raw_capture = capture.read_bytes()
     assert any(n in raw_capture for n in needles)
+
+
+@pytest.mark.slow
+@pytest.mark.bluez
+async def test_a_record_is_the_one_file_with_identifiers(
+    fake_bluez: object, tmp_path: Path
+) -> None:
+    """`bzscan --record` writes identifiers on purpose, to that file only; the outbox, logs and
+    output of the same live run (at full verbosity) still carry none."""
+    import asyncio
+
+    from tests.factories import advert
+
+    work = tmp_path / "work"
+    work.mkdir()
+    record = work / "visit.pcapng"
+    env = {**os.environ, "HOME": str(work), "XDG_STATE_HOME": str(work), "COLUMNS": "200"}
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "bzscan"), "-vv", "--record", str(record), "--duration", "3s", "--window", "1",
+        "--site", "office-1", "--node", "pi-1", "--outbox", "outbox.sqlite3",
+        cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    ids = [bluezone_id(DAILY_KEY, 23), bluezone_id(DAILY_KEY, 24)]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 2.5
+    i = 0
+    while loop.time() < end:
+        fake_bluez.advertise(  # type: ignore[attr-defined]
+            ADDRESSES[i % 6], -60, advert("bz_android_v2", bz_id=ids[i % 2]).adv
+        )
+        fake_bluez.advertise(ADDRESSES[8], -70, advert("gaen", rpi=RPI).adv)  # type: ignore[attr-defined]
+        i += 1
+        await asyncio.sleep(0.05)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    needles = _needles([*ids, RPI])
+    blobs = [("stdout", out), ("stderr", err)]
+    files = [p for p in work.rglob("*") if p.is_file() and p != record]
+    assert any(p.name.startswith("outbox") for p in files)
+    blobs += [(str(p.relative_to(work)), p.read_bytes()) for p in files]
+    assert [(where, n) for where, blob in blobs for n in needles if n in blob] == []
+    # The record does hold them: that is what it is for.
+    raw = record.read_bytes()
+    assert sum(1 for n in needles if n in raw) >= 3

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from scanner.clikit.types import LANG_HELP, LANGS
+
 
 @click.command("demo")
 @click.option("--quick", is_flag=True, help="A few minutes of three sites (tests, first look).")
@@ -30,7 +32,7 @@ import click
     help="HTML report.",
 )
 @click.option("--seed", type=int, default=2020, show_default=True, help="Simulation seed.")
-@click.option("--lang", type=click.Choice(["en", "vi"]), default="en", show_default=True)
+@click.option("--lang", type=LANGS, default="en", show_default=True, help=LANG_HELP)
 @click.option(
     "--province",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -78,6 +80,9 @@ def demo(
     except TimeoutError as exc:
         raise click.ClickException(f"the broker did not answer: {broker or 'embedded'}") from exc
     click.echo(result.report_text)
+    click.echo("Pooled district and province figures against the simulation's truth (same "
+               "population: smartphone owners present, person-time weighted):")  # fmt: skip
+    click.echo(result.pooled_text + "\n")
     click.echo("Ground truth of the simulation (what the estimates above should find):")
     click.echo(result.truth_text)
     click.echo(

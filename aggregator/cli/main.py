@@ -15,23 +15,28 @@ from typing import Any
 
 import click
 
-from scanner.cli.config import config_callback
+from aggregator.errors import AggregatorError
+from scanner.clikit.config import config_callback_for
+from scanner.clikit.types import LazyGroup
+from scanner.errors import ScannerError
 
 ENV_PREFIX = "BZAUDIT"
-DEFAULT_DB = Path("bzaudit.sqlite3")
+DEFAULT_DB = "bzaudit.sqlite3"
 
 
 def _config_option(f: Any) -> Any:
     return click.option(
         "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-        callback=config_callback, help="YAML file whose keys are these option names.",
+        callback=config_callback_for("aggregator"),
+        help="YAML file whose keys are these option names (default: the first of "
+        "$XDG_CONFIG_HOME/bluezone-audit/aggregator.yaml, /etc/bluezone-audit/aggregator.yaml).",
     )(f)  # fmt: skip
 
 
 def _db_option(f: Any) -> Any:
     return click.option(
-        "--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
-        show_default=True, help="Aggregator store (SQLite).",
+        "--db", "--store", "db", default=DEFAULT_DB, show_default=True, metavar="PATH|URL",
+        help="Aggregator store: a SQLite file, or postgresql://user@host/db.",
     )(f)  # fmt: skip
 
 
@@ -42,7 +47,16 @@ def _keys_option(f: Any) -> Any:
     )(f)  # fmt: skip
 
 
-@click.group(context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "demo": "aggregator.cli.demo:demo",
+        "report": "aggregator.cli.report:report",
+        "sites": "aggregator.cli.sites:sites",
+    },
+    errors=(AggregatorError, ScannerError),
+    context_settings={"auto_envvar_prefix": ENV_PREFIX},
+)
 @_config_option
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 @click.version_option(package_name="bluezone-audit", prog_name="bzagg")
@@ -76,6 +90,9 @@ def main(verbose: int) -> None:
               help="MQTT client id; fixed so the broker keeps our session.")  # fmt: skip
 @click.option("--batch-max", type=click.IntRange(1), default=1000, show_default=True,
               help="Most messages committed in one transaction.")  # fmt: skip
+@click.option("--share-group", default=None, metavar="NAME",
+              help="Consume windows through the MQTT shared subscription $share/NAME/... so "
+              "several aggregators split the load (each needs its own --client-id).")  # fmt: skip
 @click.option("--duration", type=click.FloatRange(0), default=None,
               help="Stop after this many seconds (default: until SIGINT/SIGTERM).")  # fmt: skip
 def serve(**kw: Any) -> None:
@@ -99,6 +116,7 @@ def serve(**kw: Any) -> None:
     opts = ServeOptions(
         db=kw["db"], broker=broker, embedded_port=kw["embedded_port"], keys=keys,
         client_id=kw["client_id"], batch_max=kw["batch_max"], duration_s=kw["duration"],
+        share_group=kw["share_group"],
     )  # fmt: skip
     asyncio.run(serve(opts, lambda s: click.echo(s, err=True)))
 
@@ -107,14 +125,14 @@ def serve(**kw: Any) -> None:
 @click.argument("outbox", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_db_option
 @_keys_option
-def ingest(outbox: Path, db: Path, keys: Path | None) -> None:
+def ingest(outbox: Path, db: str, keys: Path | None) -> None:
     """Import the windows of a node outbox carried back from an offline visit."""
     from aggregator.ingest.serve import KeysError, ingest_outbox, load_keys
-    from scanner.node.outbox import OutboxError
+    from aggregator.store.interface import StoreError
 
     try:
         stats = ingest_outbox(outbox, db, load_keys(keys) if keys else None)
-    except (OutboxError, KeysError) as exc:
+    except (StoreError, KeysError) as exc:
         raise click.ClickException(str(exc)) from exc
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats.reasons.items()))
     click.echo(
@@ -133,13 +151,14 @@ def ingest(outbox: Path, db: Path, keys: Path | None) -> None:
 @click.option("--max-clock-skew", type=click.FloatRange(0), default=300.0, show_default=True,
               help="--check: seconds a node's clock may disagree with ours.")  # fmt: skip
 def nodes(
-    db: Path, as_json: bool, check: bool, max_unconfirmed: float, max_clock_skew: float
+    db: str, as_json: bool, check: bool, max_unconfirmed: float, max_clock_skew: float
 ) -> None:
     """Nodes: last seen, status, windows, seq gaps, rejects, ack, unconfirmed age, conflicts,
     clock skew."""
     from aggregator.ingest.serve import NODE_HEADER, format_table, node_alerts, node_table
+    from aggregator.store import is_url
 
-    if not db.exists():
+    if not is_url(db) and not Path(db).exists():
         raise click.ClickException(f"no store at {db} (run `bzagg serve` or pass --db)")
     rows = node_table(db)
     if as_json:
@@ -166,7 +185,7 @@ def nodes(
 @click.option("--queue-probe", type=click.IntRange(1), default=1100, show_default=True,
               help="Messages queued for an offline probe session (Mosquitto's default limit "
               "is 1000).")  # fmt: skip
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", default=None, metavar="PATH|URL",
               help="Also check that this store can be written.")  # fmt: skip
 def doctor(**kw: Any) -> None:
     """Check the broker's limits (message size, queue depth for our session) and the store."""
@@ -186,10 +205,11 @@ def doctor(**kw: Any) -> None:
     except Exception as exc:  # any failure to probe is a finding, not a crash
         lines.append(("fail", "broker", explain(exc, broker)))
     if kw["db"] is not None:
-        from aggregator.store.sqlite import Store, StoreError
+        from aggregator.store import open_store
+        from aggregator.store.interface import StoreError
 
         try:
-            store = Store(kw["db"])
+            store = open_store(kw["db"])
             try:
                 store.check_writable()
             finally:
@@ -202,19 +222,6 @@ def doctor(**kw: Any) -> None:
     if any(status == "fail" for status, _, _ in lines):
         sys.exit(1)
 
-
-def _register() -> None:
-    # Other areas' commands; each imports its heavy dependencies only when run.
-    from aggregator.cli.demo import demo
-    from aggregator.cli.report import report
-    from aggregator.cli.sites import sites
-
-    main.add_command(demo)
-    main.add_command(report)
-    main.add_command(sites)
-
-
-_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
+from aggregator.report.columns import align
 from aggregator.sites import SiteError, load_registry, merge, parse_sites, save_registry
-
-DEFAULT_SITES = Path("config/sites.yaml")
 
 
 @click.group("sites")
@@ -18,8 +17,8 @@ def sites() -> None:
 
 @sites.command("import")
 @click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--sites-file", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_SITES, show_default=True, help="Registry to update.")  # fmt: skip
+@click.option("--sites-file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Registry to update (created if missing).")  # fmt: skip
 def import_(src: Path, sites_file: Path) -> None:
     """Add or replace sites from SRC (.csv with a header row, or .yaml with a `sites:` list)."""
     try:
@@ -32,16 +31,16 @@ def import_(src: Path, sites_file: Path) -> None:
 
 
 @sites.command("list")
-@click.option("--sites-file", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_SITES, show_default=True)  # fmt: skip
+@click.option("--sites-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="Registry to list.")  # fmt: skip
 @click.option(
     "--db",
     "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    metavar="PATH|URL",
     help="Also list site ids seen in this store but missing from the registry.",
 )
-def list_(sites_file: Path, db_path: Path | None) -> None:
+def list_(sites_file: Path, db_path: str | None) -> None:
     """Print the registry, one site a line."""
     try:
         registry = load_registry(sites_file)
@@ -53,14 +52,15 @@ def list_(sites_file: Path, db_path: Path | None) -> None:
         over = ",".join(f"{k}={v:g}" for k, v in pairs if v is not None)
         rows.append((s.id, s.type, s.district, s.commune, "" if s.staff is None else str(s.staff),
                      over, s.name))  # fmt: skip
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    click.echo(align(rows))
     if db_path is not None:
-        from aggregator.store.queries import SITES_SEEN_SQL
-        from aggregator.store.sqlite import Store
+        from aggregator.store import open_store
 
-        seen = Store(db_path).query(SITES_SEEN_SQL, {})
-        unknown = [(s, n) for s, n in seen if registry.get(s) is None]
-        for s, n in unknown:
-            click.echo(f"unregistered: {s} ({n} windows stored, flagged in reports)")
+        store = open_store(db_path)
+        try:
+            seen = store.site_counts()
+        finally:
+            store.close()
+        for site_id, n in seen:
+            if registry.get(site_id) is None:
+                click.echo(f"unregistered: {site_id} ({n} windows stored, flagged in reports)")

@@ -10,10 +10,11 @@ from typing import Any
 
 import yaml
 
+from aggregator.errors import AggregatorError
 from scanner.simulator.model import Scenario, load_scenario, scenario_from_dict
 
 
-class DemoError(ValueError):
+class DemoError(AggregatorError, ValueError):
     """A province plan that cannot be used; the message names the entry."""
 
 
@@ -124,3 +125,14 @@ def _as_dict(sc: Scenario) -> dict[str, Any]:
     d = asdict(sc)
     d["passersby_distance_m"] = list(sc.passersby_distance_m)
     return d
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDone:
+    """One simulated segment: its capture file, advert count, head count and truth summary."""
+
+    segment: Segment
+    capture: Path
+    adverts: int
+    headcount: int | None
+    summary: dict[str, Any]

@@ -25,8 +25,14 @@ from typing import Any
 
 import yaml
 
-from aggregator.demo.plan import Plan, Segment, load_province, make_plan
-from aggregator.demo.view import DemoProgress, truth_by_site, truth_text
+from aggregator.demo.plan import Plan, Segment, SegmentDone, load_province, make_plan
+from aggregator.demo.view import (
+    DemoProgress,
+    pooled_vs_truth,
+    truth_by_district,
+    truth_by_site,
+    truth_text,
+)
 from scanner.wire.schema import iso_utc
 
 log = logging.getLogger(__name__)
@@ -46,15 +52,6 @@ class DemoOptions:
     workers: int | None = None  # simulation processes; None: 2 (0: in this process)
 
 
-@dataclass(frozen=True, slots=True)
-class SegmentDone:
-    segment: Segment
-    capture: Path
-    adverts: int
-    headcount: int | None
-    summary: dict[str, Any]
-
-
 @dataclass(slots=True)
 class DemoResult:
     db: Path
@@ -67,6 +64,8 @@ class DemoResult:
     adverts: int
     elapsed_s: float
     truth: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    pooled_text: str = ""
+    district_truth: dict[str, float | None] = field(default_factory=dict)
 
 
 def simulate_segment(seg: Segment, path: Path) -> SegmentDone:
@@ -106,7 +105,7 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
     """Run the whole demo; returns where things went and the printed texts."""
     from aggregator.ingest.embedded import EmbeddedBroker
     from aggregator.ingest.subscribe import Subscriber
-    from aggregator.store.sqlite import Store
+    from aggregator.store import open_store
     from scanner.node.delivery import Delivery, DeliveryOptions
     from scanner.wire.broker import BrokerConfig, parse_broker_url
 
@@ -128,7 +127,7 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
     progress = DemoProgress(len(plan.segments), enabled=opts.progress)
     stack = contextlib.AsyncExitStack()  # broker (outermost)
     nodes = contextlib.AsyncExitStack()  # one Delivery (outbox + publisher) per node
-    store = Store(db)
+    store = open_store(db)
     done: list[SegmentDone] = []
     published = 0
     try:
@@ -177,8 +176,9 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
         store.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    report_text, html = _report(db, sites_file, plan, opts)
+    report_text, html, district_data = _report(db, sites_file, plan, opts)
     truth = truth_by_site(done)
+    dtruth = truth_by_district(done, plan)
     segments = [
         {"node": d.segment.node, "site": d.segment.site, "kind": d.segment.kind,
          "start": iso_utc(int(d.segment.start)), "duration_s": d.segment.duration_s,
@@ -187,8 +187,9 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
         for d in done
     ]  # fmt: skip
     (work / "demo-truth.json").write_text(
-        json.dumps({"sites": truth, "segments": segments}, indent=1, sort_keys=True), "utf-8"
-    )
+        json.dumps({"sites": truth, "districts": dtruth, "segments": segments}, indent=1,
+                   sort_keys=True), "utf-8",
+    )  # fmt: skip
     return DemoResult(
         db,
         sites_file,
@@ -200,6 +201,8 @@ async def run_demo(opts: DemoOptions, echo: Any = None) -> DemoResult:
         sum(s.adverts for s in done),
         time.monotonic() - t0,
         truth,
+        pooled_vs_truth(district_data, dtruth, opts.lang),
+        dtruth,
     )
 
 
@@ -232,21 +235,20 @@ async def _replay(sd: SegmentDone, delivery: Any) -> int:
     return pipeline.finish(seg.start + seg.duration_s - 0.001).windows
 
 
-def _report(db: Path, sites_file: Path, plan: Plan, opts: DemoOptions) -> tuple[str, Path]:
+def _report(db: Path, sites_file: Path, plan: Plan, opts: DemoOptions) -> tuple[str, Path, Any]:
     from aggregator.report.html import to_html
+    from aggregator.report.summary import to_table
     from aggregator.report.tables import ReportOptions, build_report
-    from aggregator.report.text import to_table
     from aggregator.sites import load_registry
-    from aggregator.store.sqlite import Store
+    from aggregator.store import open_store
     from scanner.estimation.params import load_params
 
-    params_path = Path("config/estimation.yaml")
-    params = load_params(params_path if params_path.exists() else None)
+    params = load_params(None)  # the packaged defaults, wherever the demo runs
     registry = load_registry(sites_file)
     deadline = date.fromisoformat(plan.deadline) if plan.deadline else None
-    store = Store(db)
+    store = open_store(db)
     try:
-        texts = []
+        texts, first = [], None
         for by in (("district",), ("site",)):
             data = build_report(
                 store, registry, params, ReportOptions(by=by, target=plan.target, deadline=deadline)
@@ -254,9 +256,10 @@ def _report(db: Path, sites_file: Path, plan: Plan, opts: DemoOptions) -> tuple[
             text = to_table(data, opts.lang)
             if by == ("district",):  # parameters and target lines once, with the site table
                 text = text.split("\n\n")[0].rstrip() + "\n"
+                first = data
             texts.append(text)
         opts.html.parent.mkdir(parents=True, exist_ok=True)
         opts.html.write_text(to_html(data, "vi" if opts.lang == "vi" else opts.lang), "utf-8")
     finally:
         store.close()
-    return "\n".join(texts), opts.html
+    return "\n".join(texts), opts.html, first

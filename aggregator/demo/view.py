@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aggregator.report.columns import align
+
 if TYPE_CHECKING:
-    from aggregator.demo.plan import Plan
-    from aggregator.demo.run import SegmentDone
+    from aggregator.demo.plan import Plan, SegmentDone
 
 
 def truth_by_site(done: list[SegmentDone]) -> dict[str, dict[str, float | None]]:
@@ -47,10 +48,7 @@ def truth_text(truth: dict[str, dict[str, float | None]], plan: Plan) -> str:
                 "-" if pp is None else f"{pp:.1%}",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
+    return align(rows)
 
 
 class DemoProgress:
@@ -92,3 +90,37 @@ class DemoProgress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def truth_by_district(done: list[SegmentDone], plan: Plan) -> dict[str, float | None]:
+    """Bluezone person-time over smartphone-owner person-time per district and for the province
+    ("TOTAL"): the population the pooled figures estimate (docs/method.md)."""
+    where = {s["id"]: str(s.get("district", "?")) for s in plan.sites}
+    acc: dict[str, list[float]] = {}
+    for sd in done:
+        for key in (where.get(sd.segment.site, "?"), "TOTAL"):
+            a = acc.setdefault(key, [0.0, 0.0])
+            a[0] += sd.summary["bluezone_seconds"]
+            a[1] += sd.summary["smartphone_seconds"]
+    return {k: (round(b / o, 4) if o else None) for k, (b, o) in sorted(acc.items())}
+
+
+def pooled_vs_truth(data: Any, truth: dict[str, float | None], lang: str) -> str:
+    """The pooled district and province figures printed beside the simulation's truth."""
+    from aggregator.report.text import fmt_estimate, method_label, verdict_label, verdict_of
+
+    rows = [("district", "pooled estimate [95 % CI]", "method", "against target",
+             "truth (person-time)", "truth inside")]  # fmt: skip
+    for r in [*data.district_rows, data.total]:
+        key = r.keys[0] if r.keys else "TOTAL"
+        p, tr = r.pooled, truth.get(key)
+        inside = "-" if tr is None or p.low is None or p.high is None else (
+            "yes" if p.low <= tr <= p.high else "NO")  # fmt: skip
+        v = verdict_of(data, r)
+        rows.append((key, fmt_estimate(p, lang), method_label(p.method, lang),
+                     "" if v is None else verdict_label(v, lang),
+                     "-" if tr is None else f"{100 * tr:.1f}", inside))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import re
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -14,15 +16,18 @@ from typing import Any
 
 import yaml
 
+from aggregator.errors import AggregatorError
 from aggregator.ingest.subscribe import IngestStats, Subscriber, ingest_batch
-from aggregator.store.sqlite import Store, StoreError, iter_batches
+from aggregator.store import open_store
+from aggregator.store.interface import StoreError, WindowStore
+from aggregator.store.rows import iter_batches
 from scanner.wire.broker import Backoff, BrokerConfig
 from scanner.wire.schema import iso_utc
 
 log = logging.getLogger(__name__)
 
 
-class KeysError(ValueError):
+class KeysError(AggregatorError, ValueError):
     """A signing-keys file that cannot be used."""
 
 
@@ -44,18 +49,19 @@ def load_keys(path: Path) -> dict[str, bytes]:
 
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
-    db: Path
+    db: str | Path  # a SQLite path or a postgresql:// URL
     broker: BrokerConfig | None
     embedded_port: int = 0
     keys: Mapping[str, bytes] | None = None
     client_id: str = "bzagg"
     batch_max: int = 1000
     duration_s: float | None = None
+    share_group: str | None = None
 
 
 async def open_writable(
-    db: Path, echo: Callable[[str], None], *, backoff: Backoff | None = None
-) -> Store:
+    db: str | Path, echo: Callable[[str], None], *, backoff: Backoff | None = None
+) -> WindowStore:
     """Open the store and prove it takes writes; until it does, retry with backoff and say so.
 
     A store on a read-only or full filesystem is not an error that needs a restart: `serve`
@@ -66,9 +72,9 @@ async def open_writable(
     said: str | None = None
     attempts = 0
     while True:
-        store: Store | None = None
+        store: WindowStore | None = None
         try:
-            store = Store(db)
+            store = open_store(db)
             store.check_writable()
         except StoreError as exc:
             if store is not None:
@@ -103,8 +109,9 @@ async def serve(opts: ServeOptions, echo: Callable[[str], None]) -> IngestStats:
             broker = BrokerConfig(host=embedded.host, port=embedded.port)
             echo(f"bzagg: embedded broker on {embedded.url}")
         sub = Subscriber(
-            store, broker, keys=opts.keys, client_id=opts.client_id, batch_max=opts.batch_max
-        )
+            store, broker, keys=opts.keys, client_id=opts.client_id, batch_max=opts.batch_max,
+            share_group=opts.share_group,
+        )  # fmt: skip
         task = asyncio.create_task(sub.run(), name="subscriber")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -132,32 +139,39 @@ async def serve(opts: ServeOptions, echo: Callable[[str], None]) -> IngestStats:
 
 
 async def _announce(
-    sub: Subscriber, broker: BrokerConfig, db: Path, echo: Callable[[str], None]
+    sub: Subscriber, broker: BrokerConfig, db: str | Path, echo: Callable[[str], None]
 ) -> None:
     await sub.connected.wait()
-    echo(f"bzagg: subscribed on {broker.describe()}, storing into {db}")
+    echo(f"bzagg: subscribed on {broker.describe()}, storing into {_redact(db)}")
+
+
+def _redact(db: str | Path) -> str:
+    """A store URL without its password, for logs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", str(db))
 
 
 def ingest_outbox(
-    outbox_path: Path, db: Path, keys: Mapping[str, bytes] | None, *, now: float | None = None
+    outbox_path: Path,
+    db: str | Path,
+    keys: Mapping[str, bytes] | None,
+    *,
+    now: float | None = None,
 ) -> IngestStats:
     """Import every window of a node outbox; idempotent with what arrived over MQTT."""
-    from scanner.node.outbox import Outbox
+    from aggregator.store.sqlite import read_outbox  # a node outbox is a SQLite file
 
-    outbox = Outbox(outbox_path, readonly=True)
-    store = Store(db)
+    messages = read_outbox(outbox_path)
+    first = next(messages, None)  # opens the file: a bad outbox fails before the store opens
+    store = open_store(db)
     stats = IngestStats()
     try:
-        for batch in iter_batches(outbox.all_payloads(), 1000):
-            ingest_batch(
-                store,
-                [(topic, payload) for _, topic, payload in batch],
-                now=time.time() if now is None else now,
-                keys=keys,
-                stats=stats,
-            )
+        if first is not None:
+            for batch in iter_batches(itertools.chain([first], messages), 1000):
+                ingest_batch(
+                    store, batch, now=time.time() if now is None else now, keys=keys,
+                    stats=stats,
+                )  # fmt: skip
     finally:
-        outbox.close()
         store.close()
     return stats
 
@@ -185,20 +199,21 @@ class NodeAlert:
         )
 
 
-def node_table(db: Path, *, now: float | None = None) -> list[tuple[Any, ...]]:
-    store = Store(db)
+def node_table(db: str | Path, *, now: float | None = None) -> list[tuple[Any, ...]]:
+    store = open_store(db)
     try:
-        rows = store.node_rows()
+        rows = store.nodes()
         extra = {r[0]: r[1:] for r in store.node_delivery_rows()}
     finally:
         store.close()
     now = time.time() if now is None else now
     out = []
-    for node, site, _f, last, status, _sa, last_seq, windows, gaps, dups, rejected in rows:
-        acked, conflicts, skew, oldest = extra.get(node, (None, 0, None, None))
+    for n in rows:
+        acked, conflicts, skew, oldest = extra.get(n.node, (None, 0, None, None))
         out.append((
-            node, site, status, iso_utc(int(last)) if last else "-", windows,
-            "-" if last_seq is None else last_seq, gaps, dups, rejected,
+            n.node, n.site, n.status, iso_utc(int(n.last_seen)) if n.last_seen else "-",
+            n.windows, "-" if n.last_seq is None else n.last_seq, n.seq_gaps, n.duplicates,
+            n.rejected,
             "-" if acked is None else acked,
             "-" if oldest is None else round(max(0.0, now - oldest)),
             conflicts, "-" if skew is None else round(skew),
@@ -224,8 +239,6 @@ def node_alerts(
 
 
 def format_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
-    cells = [header, *[tuple(str(c) for c in r) for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
-    )
+    from aggregator.report.columns import align
+
+    return align([header, *[tuple(str(c) for c in r) for r in rows]])

@@ -4,7 +4,7 @@ A persistent session (fixed client id, clean_session False) keeps the broker que
 we are down; a message is acknowledged (PUBACK) only after the transaction holding its row, or its
 rejection, has committed (docs/architecture.md §7). After each commit it publishes, per node
 touched, the highest contiguous seq committed (retained, QoS 1, on `bzaudit/v1/<site>/<node>/ack`):
-the node's end-to-end confirmation (docs/delivery.md). A failing store is retried in place with
+the node's end-to-end confirmation. A failing store is retried in place with
 capped, jittered backoff (the batch stays unacknowledged, the connection stays up), reopened when
 SQLite would otherwise stay read-only, and logged once per change of cause with a counter.
 """
@@ -22,16 +22,15 @@ from typing import Any
 
 import aiomqtt
 
-from aggregator.ingest.verdict import IngestStats, Verdict, ingest_batch, judge
+from aggregator.ingest.verdict import IngestStats, Verdict, ingest_batch, judge, topics
 from aggregator.store.delivery import REOPEN_CAUSES
-from aggregator.store.sqlite import BatchResult, Store, StoreError
+from aggregator.store.interface import AddResult, StoreError, WindowStore
 from scanner.wire.broker import Backoff, BrokerConfig, explain
 from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT
 from scanner.wire.topics import ack_topic, encode_ack
 
 log = logging.getLogger(__name__)
 
-TOPICS = (f"{TOPIC_ROOT}/+/+/window", f"{TOPIC_ROOT}/+/+/status")
 __all__ = ["IngestStats", "Subscriber", "Verdict", "ingest_batch", "judge"]
 
 
@@ -40,7 +39,7 @@ class Subscriber:
 
     def __init__(
         self,
-        store: Store,
+        store: WindowStore,
         broker: BrokerConfig,
         *,
         keys: Mapping[str, bytes] | None = None,
@@ -48,10 +47,12 @@ class Subscriber:
         client_id: str = "bzagg",
         batch_max: int = 1000,
         batch_wait_s: float = 0.05,
+        batch_idle_s: float = 0.005,
         backoff_min_s: float = 0.5,
         backoff_max_s: float = 5.0,
         store_backoff_max_s: float = 30.0,
         on_batch: Callable[[IngestStats], None] | None = None,
+        share_group: str | None = None,
     ) -> None:
         self._store = store
         self._broker = broker
@@ -60,9 +61,11 @@ class Subscriber:
         self._client_id = client_id
         self._batch_max = batch_max
         self._batch_wait = batch_wait_s
+        self._batch_idle = batch_idle_s
         self._backoff = Backoff(backoff_min_s, backoff_max_s)
         self._store_backoff = Backoff(backoff_min_s, store_backoff_max_s)
         self._on_batch = on_batch
+        self._topics = topics(share_group)
         self.stats = IngestStats()
         self.connected = asyncio.Event()
         self.last_error: str | None = None
@@ -100,7 +103,7 @@ class Subscriber:
         )
         paho, queue = _manual_acks(client)
         async with client:
-            for topic in TOPICS:
+            for topic in self._topics:
                 await client.subscribe(topic, qos=1)
             if self.last_error is not None:
                 log.warning("subscribe: connected to %s again", self._broker.describe())
@@ -118,7 +121,7 @@ class Subscriber:
                 if self._on_batch is not None:
                     self._on_batch(self.stats)
 
-    async def _publish_acks(self, client: aiomqtt.Client, result: BatchResult) -> None:
+    async def _publish_acks(self, client: aiomqtt.Client, result: AddResult) -> None:
         """Retained acks, only for nodes whose highest contiguous committed seq moved."""
         moved = [(n, s, a) for n, (s, a) in result.acks.items() if self._acked.get(n) != a]
         if moved:
@@ -128,7 +131,7 @@ class Subscriber:
             ))  # fmt: skip
             self._acked.update((n, a) for n, _, a in moved)
 
-    async def _commit_until_stored(self, messages: list[tuple[str, bytes]]) -> BatchResult:
+    async def _commit_until_stored(self, messages: list[tuple[str, bytes]]) -> AddResult:
         """Commit, retrying a failing store with backoff; the batch stays unacknowledged."""
         while True:
             try:
@@ -139,8 +142,8 @@ class Subscriber:
                 if cause != self.store_fault:
                     log.error(
                         "subscribe: store %s cannot be written: %s (%s); %d message(s) stay "
-                        "unacknowledged, retrying with backoff", self._store.path, cause,
-                        exc, len(messages),
+                        "unacknowledged, retrying with backoff", exc.where, cause, exc,
+                        len(messages),
                     )  # fmt: skip
                 self.store_fault = cause
                 await asyncio.sleep(self._store_backoff.next())
@@ -153,14 +156,14 @@ class Subscriber:
                 continue
             if self.store_fault is not None:
                 log.warning(
-                    "subscribe: store %s writable again after %d failed attempt(s)",
-                    self._store.path, self.stats.store_failures,
-                )  # fmt: skip
+                    "subscribe: store writable again after %d failed attempt(s)",
+                    self.stats.store_failures,
+                )
                 self.store_fault = None
                 self._store_backoff.reset()
             return result
 
-    async def _commit(self, messages: list[tuple[str, bytes]]) -> BatchResult:
+    async def _commit(self, messages: list[tuple[str, bytes]]) -> AddResult:
         """Judge and commit in a worker thread: SQLite runs without the GIL, so the event loop
         keeps reading the next batch meanwhile. Batches are committed one at a time."""
         job = functools.partial(
@@ -181,14 +184,19 @@ class Subscriber:
         self, first: aiomqtt.Message, queue: asyncio.Queue[aiomqtt.Message]
     ) -> list[aiomqtt.Message]:
         """Collect a batch: aiomqtt hands over one message per event-loop turn, so wait up to
-        `batch_wait_s` for more instead of committing (and fsyncing) each message alone."""
+        `batch_wait_s` for more instead of committing (and fsyncing) each message alone; but
+        stop after `batch_idle_s` without a new message. The broker sends at most its
+        in-flight limit (max_inflight_messages) of unacknowledged messages, and we acknowledge
+        only after the commit: once that many are in the batch nothing more comes until we
+        commit, so waiting out the whole `batch_wait_s` would only idle."""
         batch = [first]
-        deadline = asyncio.get_running_loop().time() + self._batch_wait
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._batch_wait
         while len(batch) < self._batch_max:
             if not queue.empty():
                 batch.append(queue.get_nowait())
                 continue
-            left = deadline - asyncio.get_running_loop().time()
+            left = min(deadline - loop.time(), self._batch_idle)
             if left <= 0:
                 break
             try:

@@ -1,15 +1,29 @@
-"""Validation verdicts and batch commits of incoming messages (no MQTT here): what one message
-becomes, and one transaction per batch."""
+"""What the aggregator subscribes to, what one incoming message becomes (its verdict), and one
+transaction per batch (no MQTT here)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aggregator.store.sqlite import BatchResult, Reject, Store
+from aggregator.store.interface import AddResult, Reject, WindowStore
 from scanner.wire.codec import decode
-from scanner.wire.schema import MAX_PAYLOAD_BYTES, SchemaError, WindowReport
+from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT, SchemaError, WindowReport
 from scanner.wire.topics import parse_topic
+
+TOPICS = (f"{TOPIC_ROOT}/+/+/window", f"{TOPIC_ROOT}/+/+/status")
+
+
+def topics(share_group: str | None) -> tuple[str, ...]:
+    """The subscriptions. With a share group, windows come through the MQTT shared
+    subscription `$share/<group>/...` (MQTT 5 §4.8.2, Mosquitto >= 2.0), so each window goes to
+    one aggregator of the group; statuses stay a plain subscription, because retained messages
+    are not sent to shared subscriptions: every aggregator sees every status and the store
+    keeps the latest (last writer wins on the time received)."""
+    if share_group is None:
+        return TOPICS
+    return (f"$share/{share_group}/{TOPICS[0]}", TOPICS[1])
+
 
 STATUS_VALUES = frozenset({"online", "offline"})
 
@@ -69,13 +83,13 @@ def judge(
 
 
 def ingest_batch(
-    store: Store,
+    store: WindowStore,
     messages: list[tuple[str, bytes]],
     *,
     now: float,
     keys: Mapping[str, bytes] | None,
     stats: IngestStats,
-) -> BatchResult:
+) -> AddResult:
     """Judge and commit a batch in one transaction (raises only if the store fails)."""
     windows: list[WindowReport] = []
     texts: list[str] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 from datetime import date, timedelta
-from typing import Any
 
 import matplotlib
 
@@ -30,8 +29,8 @@ def png_base64(fig: Figure) -> str:
 def _points(rows: list[Row]) -> tuple[list[str], list[float], list[float], list[float]]:
     labels, vals, lo, hi = [], [], [], []
     for r in rows:
-        e = r.best
-        if e.value is None or e.low is None or e.high is None:
+        e = r.pooled  # the headline, as in the tables
+        if r.suppressed or e.value is None or e.low is None or e.high is None:
             continue
         labels.append(r.keys[0] if r.keys else "")
         vals.append(100 * e.value)
@@ -106,13 +105,13 @@ def trend_chart(data: ReportData, lang: str) -> str:
 
 def nodes_chart(data: ReportData, lang: str) -> str:
     """Per node (up to 40) stacked used / excluded shares; beyond that a histogram of used share."""
-    nodes: list[tuple[Any, ...]] = data.nodes
+    nodes = data.nodes
     fig, ax = plt.subplots(figsize=(8, 0.3 * min(40, max(4, len(nodes))) + 1.4))
     if len(nodes) <= 40:
-        names = [f"{n[0]} ({n[1]})" for n in nodes]
-        total = [max(1, int(n[2])) for n in nodes]
-        clock = [100 * int(n[3]) / w for n, w in zip(nodes, total, strict=True)]
-        cover = [100 * int(n[4]) / w for n, w in zip(nodes, total, strict=True)]
+        names = [f"{n.node} ({n.site})" for n in nodes]
+        total = [max(1, n.windows) for n in nodes]
+        clock = [100 * n.excl_clock / w for n, w in zip(nodes, total, strict=True)]
+        cover = [100 * n.excl_coverage / w for n, w in zip(nodes, total, strict=True)]
         used = [100 - c - v for c, v in zip(clock, cover, strict=True)]
         y = list(range(len(names)))
         ax.barh(y, used, color=_BLUE, label=t("used", lang))
@@ -125,7 +124,7 @@ def nodes_chart(data: ReportData, lang: str) -> str:
         ax.set_xlabel(f"% {t('windows', lang).lower()}")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize="small")
     else:
-        shares = [100 * (1 - (int(n[3]) + int(n[4])) / max(1, int(n[2]))) for n in nodes]
+        shares = [100 * (1 - (n.excl_clock + n.excl_coverage) / max(1, n.windows)) for n in nodes]
         ax.hist(shares, bins=20, range=(0, 100), color=_BLUE)
         ax.set_xlabel(f"% {t('share_used', lang)}")
         ax.set_ylabel(t("nodes", lang))

@@ -11,11 +11,12 @@ from typing import Final
 # Days whose interval is very narrow would otherwise dominate the fit; a floor on the standard
 # error (1 percentage point) keeps one well-measured day from deciding the trend alone.
 _SE_FLOOR: Final = 0.01
+_HORIZON_DAYS: Final = 3650
 
 
 @dataclass(frozen=True, slots=True)
 class Trend:
-    """status: reached | on_track | rising | not_rising | not_enough_data."""
+    """status: reached | on_track | rising | too_slow | not_rising | not_enough_data."""
 
     status: str
     days: int
@@ -53,6 +54,9 @@ def fit_trend(
         return Trend("reached", len(pts), b, fitted_last, None)
     if b <= 0 or not math.isfinite(b):
         return Trend("not_rising", len(pts), b, fitted_last, None)
-    projected = d0 + timedelta(days=math.ceil((target - a) / b))
+    days = (target - a) / b
+    if days > _HORIZON_DAYS:  # a barely positive slope: no date worth printing (or representable)
+        return Trend("too_slow", len(pts), b, fitted_last, None)
+    projected = d0 + timedelta(days=math.ceil(days))
     status = "on_track" if deadline is None or projected <= deadline else "rising"
     return Trend(status, len(pts), b, fitted_last, projected)

@@ -1,8 +1,8 @@
 """Delivery bookkeeping of the SQLite store: acks, conflicts, clock skew, write-failure causes.
 
 SQL and helpers only (sqlite.py owns the connection and the sqlite3 import). A node's *ack* is
-the highest seq `s` such that every seq 0..s of that node is committed, as a stored window or as a
-rejection that names the seq (docs/delivery.md): the node keeps and re-sends everything above it.
+the highest seq `s` such that every seq 0..s of that node is committed, as a stored window or
+as a rejection that names the seq (docs/architecture.md §7): the node re-sends all above it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from scanner.wire.topics import parse_topic
+from aggregator.store.interface import Reject
+from aggregator.store.rows import payload_head, reject_row
+from scanner.wire.topics import parse_topic, window_topic
 
 if TYPE_CHECKING:
     from scanner.wire.schema import WindowReport
@@ -29,7 +31,7 @@ MIGRATE_2: Final = (
   node TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (node, seq)) WITHOUT ROWID""",
 )
 
-# Headroom (docs/delivery.md): SQLite checkpoints the WAL into the database every
+# Headroom (docs/architecture.md §7): SQLite checkpoints the WAL into the database every
 # `wal_autocheckpoint` pages (default 1000, ~4 MB at 4 KiB pages, which a small volume cannot
 # spare) and, with `journal_size_limit`, truncates the WAL file back afterwards instead of
 # keeping it at its largest size. 256 pages is ~1 MB: the WAL never needs more than about that.
@@ -175,3 +177,30 @@ SELECT n.node, n.acked_seq, n.conflicts, n.skew_s,
          WHERE w.node = n.node AND w.seq > COALESCE(n.acked_seq, -1))
 FROM nodes n ORDER BY n.site, n.node
 """
+
+
+def known_nodes(db: Any, nodes: set[str]) -> dict[str, tuple[int | None, int]]:
+    if len(nodes) > 50:
+        everything = db.execute("SELECT node, last_seq, seq_gaps FROM nodes")
+        return {n: (last, gaps) for n, last, gaps in everything if n in nodes}
+    return {
+        n: (last, gaps)
+        for n in nodes
+        for last, gaps in db.execute("SELECT last_seq, seq_gaps FROM nodes WHERE node = ?", (n,))
+    }
+
+
+def conflict_rejects(
+    db: Any, again: list[WindowReport], texts: list[str], now: float
+) -> list[Reject]:
+    """Windows whose key is stored with other counts: data, kept in `rejected` with both heads."""
+    return [
+        Reject(window_topic(r.site, r.node), "conflict", detail, text.encode(), now,
+               stored_head=payload_head(stored.encode()))
+        for r, text, detail, stored in find_conflicts(db, again, texts)
+    ]  # fmt: skip
+
+
+def rejected_row(x: Reject) -> tuple[Any, ...]:
+    """A `rejected` row with the stored side of a conflict (SQLite's schema 2 column)."""
+    return (*reject_row(x), x.stored_head)

@@ -19,26 +19,26 @@ CLUSTERS_SQL: Final = """
 WITH w AS (
   SELECT site, node, window_start, window_s, scanned_s, headcount,
          bz_android, bz_ios_fg, bz_ios_bg, bz_slot_android, iphone, phone,
-         CASE WHEN :require_clock AND clock_synced = 0 THEN 'c'
+         CASE WHEN :require_clock = 1 AND clock_synced = 0 THEN 'c'
               WHEN scanned_s < :coverage_min * window_s THEN 'v' END AS why
   FROM windows
   WHERE window_start >= :since AND window_start < :until {where}
 ),
 s AS (
-  SELECT site, node, window_start - window_start % 86400 AS day,
+  SELECT site, node, MIN(window_start) - MIN(window_start) % 86400 AS day,
          {hour} AS hour,
          COUNT(*) AS windows,
-         SUM(why IS NULL) AS used,
-         SUM(why IS 'c') AS excl_clock,
-         SUM(why IS 'v') AS excl_coverage,
+         SUM(CASE WHEN why IS NULL THEN 1 ELSE 0 END) AS used,
+         SUM(CASE WHEN why = 'c' THEN 1 ELSE 0 END) AS excl_clock,
+         SUM(CASE WHEN why = 'v' THEN 1 ELSE 0 END) AS excl_coverage,
          SUM(CASE WHEN why IS NULL THEN window_s ELSE 0 END) AS window_s_sum,
          SUM(CASE WHEN why IS NULL THEN bz_ios_fg ELSE 0 END) AS ios_fg,
          SUM(CASE WHEN why IS NULL THEN bz_ios_bg ELSE 0 END) AS ios_bg,
          SUM(CASE WHEN why IS NULL THEN iphone ELSE 0 END) AS iphone,
          SUM(CASE WHEN why IS NULL THEN phone ELSE 0 END) AS phone,
          SUM(CASE WHEN why IS NULL THEN bz_android ELSE 0 END) AS android_win,
-         COALESCE(MAX(CASE WHEN why IS NOT 'c' THEN bz_slot_android END), 0) AS x,
-         SUM(CASE WHEN why IS NOT 'c' THEN scanned_s ELSE 0 END) AS tau,
+         COALESCE(MAX(CASE WHEN COALESCE(why, '') <> 'c' THEN bz_slot_android END), 0) AS x,
+         SUM(CASE WHEN COALESCE(why, '') <> 'c' THEN scanned_s ELSE 0 END) AS tau,
          SUM(headcount) AS head_sum,
          COUNT(headcount) AS head_n
   FROM w
@@ -55,7 +55,7 @@ SELECT site, node, day, hour,
        COALESCE(SUM(CASE WHEN tau >= :min_slot THEN tau * x / q END), 0.0),
        COALESCE(SUM(CASE WHEN tau >= :min_slot THEN tau END), 0.0),
        COALESCE(SUM(CASE WHEN tau >= :min_slot THEN tau * q END), 0.0),
-       CASE WHEN SUM(head_n) > 0 THEN 1.0 * SUM(head_sum) / SUM(head_n) END
+       CASE WHEN SUM(head_n) > 0 THEN CAST(SUM(head_sum) AS DOUBLE PRECISION) / SUM(head_n) END
 FROM p
 GROUP BY site, node, day, hour
 ORDER BY site, node, day, hour
@@ -64,10 +64,10 @@ ORDER BY site, node, day, hour
 # Node health for the coverage chart and the nodes sheet.
 NODES_SQL: Final = """
 SELECT node, site, COUNT(*) AS windows,
-       SUM(CASE WHEN :require_clock AND clock_synced = 0 THEN 1 ELSE 0 END) AS excl_clock,
-       SUM(CASE WHEN NOT (:require_clock AND clock_synced = 0)
+       SUM(CASE WHEN :require_clock = 1 AND clock_synced = 0 THEN 1 ELSE 0 END) AS excl_clock,
+       SUM(CASE WHEN NOT (:require_clock = 1 AND clock_synced = 0)
                  AND scanned_s < :coverage_min * window_s THEN 1 ELSE 0 END) AS excl_coverage,
-       SUM(scanned_s) / SUM(window_s) AS scanned_share,
+       SUM(scanned_s) / CAST(SUM(window_s) AS DOUBLE PRECISION) AS scanned_share,
        SUM(restarts) AS restarts,
        MIN(window_start) AS first_start,
        MAX(window_start + window_s) AS last_end,
@@ -213,14 +213,14 @@ ROLLUP_EXISTS_SQL: Final = (
 # only (the slot fields are 0), which is the default estimator (android_slot_counts = 0).
 ROLLUP_CLUSTERS_SQL: Final = """
 WITH r AS (
-  SELECT *, CASE WHEN :require_clock AND clock = 0 THEN 'c'
+  SELECT *, CASE WHEN :require_clock = 1 AND clock = 0 THEN 'c'
                  WHEN cov < :coverage_pct THEN 'v' END AS why
   FROM window_rollup
   WHERE day >= :since_day AND day < :until AND n > 0 {where}
 )
 SELECT site, node, day, {hour},
        SUM(n), SUM(CASE WHEN why IS NULL THEN n ELSE 0 END),
-       SUM(CASE WHEN why IS 'c' THEN n ELSE 0 END), SUM(CASE WHEN why IS 'v' THEN n ELSE 0 END),
+       SUM(CASE WHEN why = 'c' THEN n ELSE 0 END), SUM(CASE WHEN why = 'v' THEN n ELSE 0 END),
        SUM(CASE WHEN why IS NULL THEN window_s_sum ELSE 0 END),
        SUM(CASE WHEN why IS NULL THEN ios_fg ELSE 0 END),
        SUM(CASE WHEN why IS NULL THEN ios_bg ELSE 0 END),
@@ -228,7 +228,7 @@ SELECT site, node, day, {hour},
        SUM(CASE WHEN why IS NULL THEN phone ELSE 0 END),
        SUM(CASE WHEN why IS NULL THEN android_win ELSE 0 END),
        0.0, 0.0, 0.0,
-       CASE WHEN SUM(head_n) > 0 THEN 1.0 * SUM(head_sum) / SUM(head_n) END
+       CASE WHEN SUM(head_n) > 0 THEN CAST(SUM(head_sum) AS DOUBLE PRECISION) / SUM(head_n) END
 FROM r
 GROUP BY site, node, day{hour_key}
 ORDER BY site, node, day{hour_key}
@@ -236,11 +236,11 @@ ORDER BY site, node, day{hour_key}
 
 ROLLUP_NODES_SQL: Final = """
 SELECT node, site, SUM(n),
-       SUM(CASE WHEN :require_clock AND clock = 0 THEN n ELSE 0 END),
-       SUM(CASE WHEN NOT (:require_clock AND clock = 0) AND cov < :coverage_pct
+       SUM(CASE WHEN :require_clock = 1 AND clock = 0 THEN n ELSE 0 END),
+       SUM(CASE WHEN NOT (:require_clock = 1 AND clock = 0) AND cov < :coverage_pct
                 THEN n ELSE 0 END),
-       SUM(scanned_sum) / SUM(window_s_sum), SUM(restarts), MIN(first_start), MAX(last_end),
-       MAX(mode)
+       SUM(scanned_sum) / CAST(SUM(window_s_sum) AS DOUBLE PRECISION), SUM(restarts),
+       MIN(first_start), MAX(last_end), MAX(mode)
 FROM window_rollup
 WHERE day >= :since_day AND day < :until AND n > 0 {where}
 GROUP BY node, site

@@ -32,14 +32,48 @@ _MAX_CONTENT = 31  # one legacy advert's data
 _APPLE_LE = (0x004C).to_bytes(2, "little")
 
 
+# What the denominator needs even if no signature names it (docs/protocol.md §4): Apple Continuity
+# (iPhones, and the iOS overflow area of background Bluezone), GAEN 0xFD6F service data and UUID,
+# Google Fast Pair 0xFE2C, Samsung 0x0075, Microsoft 0x0006. Content is compared at `start` inside
+# the AD value (BlueZ src/shared/ad.c).
+DENOMINATOR_PATTERNS: tuple[Pattern, ...] = (
+    (0, MANUFACTURER, b"\x4c\x00"),
+    (0, SERVICE_DATA16, b"\x6f\xfd"),
+    (0, UUID16_COMPLETE, b"\x6f\xfd"),
+    (0, SERVICE_DATA16, b"\x2c\xfe"),
+    (0, MANUFACTURER, b"\x75\x00"),
+    (0, MANUFACTURER, b"\x06\x00"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PassivePlan:
+    """The or-patterns a passive scan registers, and the signatures it cannot see."""
+
     patterns: tuple[Pattern, ...]  # de-duplicated union, for one monitor's or_patterns
     by_signature: Mapping[str, tuple[Pattern, ...]] = field(default_factory=dict)
     unsupported: tuple[str, ...] = ()  # signature names a passive monitor cannot express or see
     reasons: Mapping[str, str] = field(
         default_factory=dict
     )  # why, for unsupported and partial ones
+
+    @property
+    def unseen(self) -> tuple[str, ...]:
+        return self.unsupported
+
+    def plus(self, extra: tuple[Pattern, ...]) -> PassivePlan:
+        """The same plan with `extra` patterns added (e.g. DENOMINATOR_PATTERNS)."""
+        return PassivePlan(
+            _dedupe((*self.patterns, *extra)), self.by_signature, self.unsupported, self.reasons
+        )
+
+    def describe(self) -> str:
+        if not self.unsupported:
+            return f"passive mode: {len(self.patterns)} patterns; every signature is visible"
+        return (
+            f"passive mode: {len(self.patterns)} patterns; cannot see "
+            f"{', '.join(self.unsupported)} (names and scan-response data need --mode active)"
+        )
 
 
 def _uuid_patterns(uuid: str) -> list[Pattern]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scanner.errors import ScannerError
 
-class SignatureError(ValueError):
+
+class SignatureError(ScannerError, ValueError):
     """A signature file that cannot be used; the message names file, signature and key."""
 
 

@@ -30,7 +30,9 @@ def run_live_cli(kw: dict[str, Any]) -> None:
     opts = RunOptions.from_cli(kw)
     from scanner.node.delivery import Delivery, DeliveryConfigError, delivery_options_from_cli
 
-    view = LiveView(sys.stdout, as_json=kw["as_json"])
+    # A visit (a set duration or a head count) keeps its windows for the end-of-visit estimate.
+    visit = kw.get("duration") is not None or kw.get("headcount") is not None
+    view = LiveView(sys.stdout, as_json=kw["as_json"], keep_reports=visit)
     # A live visit always keeps an outbox (unless --dry-run): with no broker the inspector carries
     # it back for `bzagg ingest`; with one, windows wait there until the broker acknowledges.
     try:
@@ -66,6 +68,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         patterns = plan.patterns
         click.echo(plan.describe(), err=True)
     source = LiveSource(mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=clock)
+    recorder = _recorder(kw.get("record"))
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -74,6 +77,8 @@ def run_live_cli(kw: dict[str, Any]) -> None:
             loop.add_signal_handler(signal.SIGINT, stop.set)
             loop.add_signal_handler(signal.SIGTERM, stop.set)
         async with contextlib.AsyncExitStack() as stack:
+            if recorder is not None:
+                stack.enter_context(recorder)
             if delivery is not None:
                 await stack.enter_async_context(delivery)
             stack.enter_context(view)
@@ -86,6 +91,7 @@ def run_live_cli(kw: dict[str, Any]) -> None:
                     watchdog_s=kw.get("watchdog") or 0.0,
                     on_status=view.on_status,
                     stop=stop,
+                    record=recorder.write if recorder is not None else None,
                 )
             finally:
                 gate.close()
@@ -98,6 +104,33 @@ def run_live_cli(kw: dict[str, Any]) -> None:
         click.echo(line, err=kw["as_json"] or not view.interactive)
     if delivery is not None and (delivery.unsent or delivery.unconfirmed):
         click.echo(f"bzscan: {delivery.unsent_message()}", err=True)
+    if recorder is not None:
+        click.echo(f"bzscan: recorded {recorder.adverts} adverts to {recorder.path}", err=True)
+        if recorder.left_out or recorder.skipped:
+            click.echo(
+                f"bzscan: not recorded: {recorder.left_out} AD structures beyond 229 bytes, "
+                f"{recorder.skipped} adverts without a Bluetooth address",
+                err=True,
+            )
+
+
+def _recorder(path: Any) -> Any:
+    """The --record file, created now (0600) with a warning that it holds identifiers."""
+    if path is None:
+        return None
+    from scanner.sources.replay.record import Recorder, RecordError
+
+    try:
+        recorder = Recorder(path)
+    except RecordError as exc:
+        raise click.BadParameter(str(exc), param_hint="--record") from exc
+    click.echo(
+        f"bzscan: WARNING: recording every advert to {recorder.path.resolve()} (mode 0600). "
+        "This file holds identifiers (device addresses, Bluezone IDs): keep it safe, share it "
+        "with no one, delete it when done",
+        err=True,
+    )
+    return recorder
 
 
 @click.command("doctor")

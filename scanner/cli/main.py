@@ -12,11 +12,13 @@ import click
 
 from scanner import __version__
 from scanner.ble.signatures import SignatureError
-from scanner.cli.config import config_callback
-from scanner.cli.types import DURATION, LazyGroup
+from scanner.clikit.config import config_callback_for
+from scanner.clikit.types import DURATION, LazyGroup
+from scanner.errors import ScannerError
 from scanner.wire.schema import SLOT_SECONDS, SchemaError, check_id
 
 ENV_PREFIX = "BZAUDIT"
+_CHATTY_LIBRARIES = ("bleak", "dbus_fast")
 
 
 def _window(ctx: click.Context, param: click.Parameter, value: int) -> int:
@@ -28,7 +30,9 @@ def _window(ctx: click.Context, param: click.Parameter, value: int) -> int:
     return value
 
 
-def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _node_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
     try:
         return check_id(value, param.name or "id")
     except SchemaError as exc:
@@ -38,6 +42,7 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.group(
     cls=LazyGroup,
     lazy={"doctor": "scanner.cli.live:doctor_cmd", "simulate": "scanner.cli.simulate:simulate_cmd"},
+    errors=(ScannerError,),
     invoke_without_command=True,
     context_settings={"auto_envvar_prefix": ENV_PREFIX},
 )
@@ -46,17 +51,22 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
     type=click.Path(dir_okay=False),
     is_eager=True,
     expose_value=False,
-    callback=config_callback,
-    help="YAML file whose keys are these option names.",
+    callback=config_callback_for("scanner"),
+    help="YAML file whose keys are these option names (default: the first of "
+    "$XDG_CONFIG_HOME/bluezone-audit/scanner.yaml, /etc/bluezone-audit/scanner.yaml).",
 )
 @click.option(
     "--site",
-    default="site-unknown",
+    default=None,
     callback=_node_id,
-    show_default=True,
-    help="Site id (from the site registry).",
+    help="Site id (from the site registry); required for live scans (replay: site-unknown).",
 )
-@click.option("--node", default="node-1", callback=_node_id, show_default=True, help="Node id.")
+@click.option(
+    "--node",
+    default=None,
+    callback=_node_id,
+    help="Node id; required for live scans (replay: node-1).",
+)
 @click.option(
     "--window",
     "window_s",
@@ -95,6 +105,12 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="Replay a pcap/pcapng/btsnoop/JSONL capture instead of scanning.",
 )
 @click.option("--realtime/--fast", default=False, help="Pace a replay like the original capture.")
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Live: also write every advert (with addresses!) to FILE (pcapng, or JSONL by suffix).",
+)
 @click.option(
     "--mode",
     type=click.Choice(["active", "passive"]),
@@ -187,15 +203,30 @@ def main(ctx: click.Context, /, **kw: Any) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # bleak and dbus-fast log every D-Bus signal at DEBUG, addresses and advert bytes included:
+    # -v must never put an identifier in a log (docs/architecture.md §5).
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     ctx.obj = kw
     if ctx.invoked_subcommand is not None:
         return
+    if kw["replay"] is not None and kw["record"] is not None:
+        raise click.UsageError("--record records a live scan; it cannot be used with --replay")
     if kw["replay"] is None:
+        missing = [f"--{k}" for k in ("site", "node") if kw[k] is None]
+        if missing:
+            # Windows published as "site-unknown/node-1" cannot be told apart or placed.
+            raise click.UsageError(
+                f"a live scan needs {' and '.join(missing)}: e.g. `bzscan --site SITE --node NODE` "
+                "(or set site: and node: in the config file; --replay FILE replays a capture)"
+            )
         # Imported here so that a replay never imports bleak.
         from scanner.cli.live import run_live_cli
 
         run_live_cli(kw)
         return
+    kw["site"] = kw["site"] or "site-unknown"
+    kw["node"] = kw["node"] or "node-1"
     _run_replay(kw)
 
 
@@ -205,6 +236,7 @@ def _run_replay(kw: dict[str, Any]) -> None:
         build_pipeline,
         default_sinks,
         replay_file,
+        summary_caveats,
         summary_text,
     )
 
@@ -214,9 +246,13 @@ def _run_replay(kw: dict[str, Any]) -> None:
     try:
         delivery_opts = None if kw["dry_run"] else delivery_options(kw, replay=True)
         if delivery_opts is None:
-            pipeline = build_pipeline(opts, default_sinks(opts), mode="replay")
+            pipeline = build_pipeline(
+                opts, default_sinks(opts), mode="replay", keep_reports=opts.headcount is not None
+            )
             result = asyncio.run(replay_file(pipeline, kw["replay"], opts))
         else:
+            from scanner.cli.replay import replay_delivered
+
             result = asyncio.run(replay_delivered(opts, delivery_opts))
     except DeliveryConfigError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -225,7 +261,14 @@ def _run_replay(kw: dict[str, Any]) -> None:
         raise click.BadParameter(str(exc), param_hint="--signatures") from exc
     except OSError as exc:
         raise click.ClickException(f"cannot read {kw['replay']}: {exc}") from exc
+    from scanner.node.output import legend_text
+
+    legend = legend_text(kw["as_json"]) if result.summary.windows else None
+    if legend is not None:
+        click.echo(legend)
     click.echo(summary_text(result), err=kw["as_json"])
+    for line in summary_caveats(result):
+        click.echo(f"bzscan: {line}", err=True)
     if kw["headcount"] is not None and result.summary.reports:
         # A replayed inspector visit gets the same end-of-visit estimate as a live one.
         from scanner.estimation.estimate import visit_summary
@@ -238,26 +281,6 @@ def delivery_options(kw: dict[str, Any], *, replay: bool) -> Any:
     from scanner.node.delivery import delivery_options_from_cli
 
     return delivery_options_from_cli(kw, replay=replay)
-
-
-async def replay_delivered(opts: Any, delivery_opts: Any) -> Any:
-    from scanner.node.delivery import Delivery
-    from scanner.node.run_replay import build_pipeline, default_sinks, replay_file
-
-    async with Delivery(delivery_opts) as d:
-        pipeline = build_pipeline(
-            opts,
-            [*default_sinks(opts), d.sink],
-            mode="replay",
-            next_seq=d.next_seq,
-            outbox_dropped=d.dropped,
-        )
-        result = await replay_file(pipeline, opts.replay, opts)
-    if d.unsent or d.unconfirmed:
-        click.echo(f"bzscan: {d.unsent_message()}", err=True)
-        if delivery_opts.broker is not None:
-            sys.exit(1)
-    return result
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from scanner.cli.types import DURATION
+from scanner.clikit.types import DURATION
 from scanner.wire.schema import SLOT_SECONDS
 
 _FORMATS = ("pcap", "pcapng", "btsnoop", "jsonl")

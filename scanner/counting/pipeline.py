@@ -47,6 +47,8 @@ class RunSummary:
     adverts: int = 0
     below_gate: int = 0
     malformed: int = 0
+    crc_failed: int = 0
+    rssi_missing: int = 0
     restarts: int = 0
     first_t: float | None = None
     last_t: float | None = None
@@ -109,6 +111,16 @@ class Pipeline:
         self.counter.note_malformed(n)
         self.summary.malformed += n
 
+    def note_crc_failed(self, t: float) -> None:
+        """A captured frame at `t` failed its CRC: counted in the window it falls in."""
+        s = self.summary
+        if s.first_t is None:
+            s.first_t = t
+            self._emit(self.counter.start(t))
+        s.last_t = t if s.last_t is None else max(s.last_t, t)
+        s.crc_failed += 1
+        self._emit(self.counter.note_crc_failed(t))
+
     def feed(self, advert: Advert | RawAdvert) -> None:
         if isinstance(advert, RawAdvert):
             self.feed_raw(advert.t, advert.address, advert.rssi_dbm, advert.adv, advert.scan_rsp)
@@ -156,6 +168,7 @@ class Pipeline:
             report = self._report(wc)
             self.summary.windows += 1
             self.summary.below_gate += wc.below_gate
+            self.summary.rssi_missing += wc.rssi_missing
             if self._keep:
                 self.summary.reports.append(report)
             self._sink(report)
@@ -173,6 +186,8 @@ class Pipeline:
             below_gate=wc.below_gate,
             malformed=wc.malformed,
             outbox_dropped=self._outbox_dropped(),
+            crc_failed=wc.crc_failed,
+            rssi_available=wc.rssi_missing == 0,
         )
         self._restarts_in_window = 0
         return WindowReport(

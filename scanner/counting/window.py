@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from scanner.errors import ScannerError
 from scanner.wire.schema import SLOT_SECONDS
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def random_salt() -> bytes:
     return os.urandom(32)
 
 
-class WindowError(ValueError):
+class WindowError(ScannerError, ValueError):
     """A counter configured in a way that breaks slot alignment."""
 
 
@@ -39,6 +40,8 @@ class WindowCounts:
     below_gate: int
     malformed: int
     scanned_s: float
+    crc_failed: int = 0  # frames a replay dropped in this window because their CRC failed
+    rssi_missing: int = 0  # adverts without RSSI: the gate could not judge them
 
 
 class _KeySet:
@@ -113,6 +116,8 @@ class WindowCounter:
         self._adverts = 0
         self._below_gate = 0
         self._malformed = 0
+        self._crc_failed = 0
+        self._rssi_missing = 0
         self._scanning_since: float | None = None
         self._scanned = 0.0
 
@@ -131,7 +136,7 @@ class WindowCounter:
         """Scanning paused at `t`: the seconds until the next start do not count as covered."""
         closed = self.advance(t)
         if self._scanning_since is not None:
-            self._scanned += max(0.0, t - max(self._scanning_since, float(self._start or 0)))
+            self._add_scanned(t, float(self._start or 0))
             self._scanning_since = None
         return closed
 
@@ -141,6 +146,8 @@ class WindowCounter:
         """Count one advert's sightings at time `t`; returns any windows that closed before `t`."""
         closed = self.advance(t) if self._start is None or t >= self._start + self.window_s else []
         self._adverts += 1
+        if rssi_dbm is None:
+            self._rssi_missing += 1
         if self.rssi_min_dbm > RSSI_GATE_OFF and (rssi_dbm is None or rssi_dbm < self.rssi_min_dbm):
             self._below_gate += 1
             return closed
@@ -166,6 +173,12 @@ class WindowCounter:
     def note_malformed(self, n: int = 1) -> None:
         self._malformed += n
 
+    def note_crc_failed(self, t: float) -> list[WindowCounts]:
+        """A frame at `t` failed its CRC; returns any windows that closed before `t`."""
+        closed = self.advance(t) if self._start is None or t >= self._start + self.window_s else []
+        self._crc_failed += 1
+        return closed
+
     def advance(self, t: float) -> list[WindowCounts]:
         """Close every window that ends at or before `t`, empty ones included."""
         if not math.isfinite(t):
@@ -188,7 +201,7 @@ class WindowCounter:
         if self._start is None:
             return closed
         if t is not None and self._scanning_since is not None:
-            self._scanned += max(0.0, min(t, end) - max(self._scanning_since, float(self._start)))
+            self._add_scanned(min(t, end), float(self._start))
             self._scanning_since = None
         closed.append(self._close_current(None))
         self._start = None
@@ -197,6 +210,11 @@ class WindowCounter:
             self._slot_keys = None
             self._slot_start = None
         return closed
+
+    def _add_scanned(self, until: float, window_start: float) -> None:
+        # Listening since `_scanning_since` (or the window's start, if later) up to `until`.
+        assert self._scanning_since is not None
+        self._scanned += max(0.0, until - max(self._scanning_since, window_start))
 
     def _open(self, start: int) -> None:
         self._start = start
@@ -208,6 +226,7 @@ class WindowCounter:
             self._slot_start = slot_start
             self._slot_keys = _KeySet(self._salt_factory())
         self._adverts = self._below_gate = self._malformed = 0
+        self._crc_failed = self._rssi_missing = 0
         self._scanned = 0.0
 
     def _close_current(self, end: int | None) -> WindowCounts:
@@ -216,7 +235,7 @@ class WindowCounter:
         slot_keys = self._slot_keys
         assert start is not None and keys is not None and slot_keys is not None
         if end is not None and self._scanning_since is not None:
-            self._scanned += max(0.0, end - max(self._scanning_since, float(start)))
+            self._add_scanned(end, float(start))
         rolling = sorted(self._rolling_strata)
         slot = slot_keys.counts(rolling)
         slot = {
@@ -232,6 +251,8 @@ class WindowCounter:
             below_gate=self._below_gate,
             malformed=self._malformed,
             scanned_s=min(float(self.window_s), round(self._scanned, 3)),
+            crc_failed=self._crc_failed,
+            rssi_missing=self._rssi_missing,
         )
         keys.forget()
         self._keys = None

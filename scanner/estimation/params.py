@@ -12,8 +12,10 @@ from typing import Any, Final
 
 import yaml
 
+from scanner.errors import ScannerError
 
-class ParamsError(ValueError):
+
+class ParamsError(ScannerError, ValueError):
     """A parameter file or value that cannot be used; the message names the key and the file."""
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from scanner.errors import ScannerError
 from scanner.node.outbox import Outbox, OutboxWriteError
 from scanner.node.publish import Publisher
 from scanner.node.spool import Spool
@@ -163,7 +164,7 @@ class Delivery:
         )
 
 
-class DeliveryConfigError(ValueError):
+class DeliveryConfigError(ScannerError, ValueError):
     """Broker, TLS or key options that cannot work; the message names the option."""
 
 

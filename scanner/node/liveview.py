@@ -55,13 +55,21 @@ class LiveView:
     """Window sink and status hook; a rich panel on a terminal, one line per window otherwise."""
 
     def __init__(
-        self, out: TextIO | None = None, *, as_json: bool = False, interactive: bool | None = None
+        self,
+        out: TextIO | None = None,
+        *,
+        as_json: bool = False,
+        interactive: bool | None = None,
+        keep_reports: bool = True,
     ) -> None:
         self.out = out or sys.stdout
         self.interactive = (
             (self.out.isatty() and not as_json) if interactive is None else interactive
         )
         self.ratio = RunningRatio()
+        # An inspector's visit keeps its windows for the end-of-visit estimate; a fixed node that
+        # runs for weeks keeps none, so its memory stays flat.
+        self._keep = keep_reports
         self.reports: list[WindowReport] = []
         self.last: WindowReport | None = None
         self.status: LiveStatus | None = None
@@ -89,7 +97,8 @@ class LiveView:
             self._live = None
 
     def window(self, report: WindowReport) -> None:
-        self.reports.append(report)
+        if self._keep:
+            self.reports.append(report)
         self.ratio.add(report)
         self.last = report
         if self._printer is not None:
@@ -133,6 +142,10 @@ class LiveView:
         """The end-of-visit summary: windows, devices, estimates with intervals."""
         from scanner.estimation.estimate import visit_summary
 
+        if not self._keep:
+            return [
+                f"node: {self.ratio.windows} windows; Bluezone / phones (BLE) {self.ratio.text()}"
+            ]
         lines = [f"visit: {len(self.reports)} windows; Bluezone / phones (BLE) {self.ratio.text()}"]
         if self.reports:
             lines.extend(visit_summary(self.reports, headcount=headcount).lines())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
+from scanner.errors import ScannerError
+
 SCHEMA_VERSION = 2
 DDL = (
     """CREATE TABLE IF NOT EXISTS outbox (
@@ -24,7 +26,7 @@ DDL_2 = (
 )
 
 
-class OutboxError(Exception):
+class OutboxError(ScannerError):
     """The outbox file cannot be opened or is not an outbox."""
 
 

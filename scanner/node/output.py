@@ -12,6 +12,12 @@ HEADER = (
     f"{'iphone':>6} {'phone':>5} {'other':>5} {'adverts':>8} {'gated':>6} {'scan_s':>6}"
 )
 
+LEGEND = (
+    "bz_and: Bluezone Android IDs this window; slot: Android IDs so far this quarter hour;\n"
+    "bz_fg/bz_bg: Bluezone iPhones (foreground/background); iphone, phone, other: devices;\n"
+    "adverts: adverts heard; gated: adverts below the RSSI gate; scan_s: seconds listened"
+)
+
 
 def window_line(r: WindowReport) -> str:
     slot = r.slot_counts.get("bluezone", {}).get("android", 0)
@@ -21,6 +27,11 @@ def window_line(r: WindowReport) -> str:
         f"{r.count('iphone'):>6} {r.count('phone'):>5} {r.count('other'):>5} "
         f"{r.health.adverts:>8} {r.health.below_gate:>6} {r.health.scanned_s:>6.1f}"
     )
+
+
+def legend_text(as_json: bool) -> str | None:
+    """The table's column legend, printed under it (JSON lines need none)."""
+    return None if as_json else LEGEND
 
 
 class WindowPrinter:

@@ -7,14 +7,15 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
+from scanner.ble.passive import DENOMINATOR_PATTERNS, PassivePlan
 from scanner.counting.pipeline import Pipeline, RunSummary
 from scanner.node.clock import follow_step
-from scanner.sources.live.bleak_scan import Clock, LiveSource, OrPatternTuple, ScanError
+from scanner.sources.live.bleak_scan import Clock, LiveSource, ScanError
 
 if TYPE_CHECKING:
+    from scanner.ble.advert import Advert
     from scanner.ble.classify import Classifier
 
 log = logging.getLogger(__name__)
@@ -22,82 +23,10 @@ log = logging.getLogger(__name__)
 TICK_SECONDS: Final = 1.0
 DEFAULT_WATCHDOG_SECONDS: Final = 60.0
 
-# What the denominator needs even if no signature names it (docs/protocol.md §4): Apple Continuity
-# (iPhones, and the iOS overflow area of background Bluezone), GAEN 0xFD6F service data and UUID,
-# Google Fast Pair 0xFE2C, Samsung 0x0075, Microsoft 0x0006. Or-patterns: (start, AD type, content)
-# with content compared at `start` inside the AD value (BlueZ src/shared/ad.c).
-DENOMINATOR_PATTERNS: Final[tuple[OrPatternTuple, ...]] = (
-    (0, 0xFF, b"\x4c\x00"),
-    (0, 0x16, b"\x6f\xfd"),
-    (0, 0x03, b"\x6f\xfd"),
-    (0, 0x16, b"\x2c\xfe"),
-    (0, 0xFF, b"\x75\x00"),
-    (0, 0xFF, b"\x06\x00"),
-)
-# Bluezone itself (docs/protocol.md §2.1-2.2, §0): company 0x22B5 and 16-bit UUID 0x4E56. Used when
-# the
-# classifier cannot produce patterns of its own.
-BLUEZONE_PATTERNS: Final[tuple[OrPatternTuple, ...]] = (
-    (0, 0xFF, b"\xb5\x22"),
-    (0, 0x03, b"\x56\x4e"),
-    (0, 0x02, b"\x56\x4e"),
-)
 
-
-@dataclass(frozen=True, slots=True)
-class PassivePlan:
-    """The or-patterns a passive scan registers, and the signatures it cannot see."""
-
-    patterns: tuple[OrPatternTuple, ...]
-    unseen: tuple[str, ...]
-
-    def describe(self) -> str:
-        if not self.unseen:
-            return f"passive mode: {len(self.patterns)} patterns; every signature is visible"
-        return (
-            f"passive mode: {len(self.patterns)} patterns; cannot see {', '.join(self.unseen)} "
-            "(names and scan-response data need --mode active)"
-        )
-
-
-def passive_plan(classifier: Classifier | None) -> PassivePlan:
-    """Patterns from the classifier's signatures plus what the denominator needs, de-duplicated."""
-    patterns: list[OrPatternTuple] = []
-    unseen: list[str] = []
-    got = getattr(classifier, "passive_patterns", None) if classifier is not None else None
-    if callable(got):
-        result: Any = got()
-        pats, names = _split_plan(result)
-        patterns.extend(pats)
-        unseen.extend(names)
-    else:
-        patterns.extend(BLUEZONE_PATTERNS)
-    patterns.extend(DENOMINATOR_PATTERNS)
-    seen: set[OrPatternTuple] = set()
-    unique = [p for p in patterns if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
-    return PassivePlan(tuple(unique), tuple(dict.fromkeys(unseen)))
-
-
-def _split_plan(result: Any) -> tuple[list[OrPatternTuple], list[str]]:
-    # Accept (patterns, unseen_names) or an object with .patterns / .unseen (or .unsupported).
-    if isinstance(result, tuple) and len(result) == 2 and not _is_pattern(result):
-        pats, names = result
-    else:
-        pats = getattr(result, "patterns", result)
-        names = getattr(result, "unseen", getattr(result, "unsupported", ()))
-    out = []
-    for p in pats:
-        start, ad_type, content = (
-            getattr(p, a, None) for a in ("start_position", "ad_data_type", "content_of_pattern")
-        )
-        if content is None:
-            start, ad_type, content = p
-        out.append((int(start), int(ad_type), bytes(content)))  # type: ignore[arg-type]
-    return out, [str(n) for n in names]
-
-
-def _is_pattern(x: Any) -> bool:
-    return len(x) == 3 and isinstance(x[2], bytes | bytearray)
+def passive_plan(classifier: Classifier) -> PassivePlan:
+    """The classifier's or-patterns plus what the denominator needs."""
+    return classifier.passive_patterns().plus(DENOMINATOR_PATTERNS)
 
 
 class LiveStatus:
@@ -125,11 +54,15 @@ async def run_live(
     watchdog_s: float = DEFAULT_WATCHDOG_SECONDS,
     on_status: StatusHook | None = None,
     stop: asyncio.Event | None = None,
+    record: Callable[[Advert], None] | None = None,
 ) -> RunSummary:
     """Scan until `duration_s` (virtual or real, per `clock`) or `stop`; returns the run summary.
 
     Raises ScanError when scanning cannot start. Windows close on time even when nothing is heard.
+    `record`, when given, sees every advert just before the pipeline does (`bzscan --record`).
     """
+    feed = pipeline.feed if record is None else _tee(record, pipeline.feed)
+
     await source.start()
     if source.adapter and pipeline.identity.adapter != source.adapter:
         # The adapter bleak really uses (the default one when none was named) goes into health.
@@ -137,7 +70,7 @@ async def run_live(
     t0 = clock.now()
     status = LiveStatus(t0, duration_s, source.mode, source.adapter)
     pipeline.start(t0)
-    feeder = asyncio.get_running_loop().create_task(_feed(pipeline, source, status))
+    feeder = asyncio.get_running_loop().create_task(_feed(feed, source, status))
     window_s = pipeline.counter.window_s
     window = int(t0 // window_s)
     last_heard = t0
@@ -156,7 +89,7 @@ async def run_live(
             now = clock.now()
             follow_step(pipeline, clock)
             for advert in source.drain():
-                pipeline.feed(advert)
+                feed(advert)
                 status.adverts += 1
             if end is not None and now >= end:
                 break
@@ -181,7 +114,7 @@ async def run_live(
             await feeder
         now = max(now, clock.now())
         for advert in source.drain():
-            pipeline.feed(advert)
+            feed(advert)
         # A run that ends exactly on a window boundary must not report an empty trailing window.
         t_end = now - 1e-6 if now % window_s == 0 else now
         if scanning:
@@ -190,9 +123,19 @@ async def run_live(
     return pipeline.finish(t_end)
 
 
-async def _feed(pipeline: Pipeline, source: LiveSource, status: LiveStatus) -> None:
+def _tee(
+    first: Callable[[Advert], None], then: Callable[[Advert], None]
+) -> Callable[[Advert], None]:
+    def both(advert: Advert) -> None:
+        first(advert)
+        then(advert)
+
+    return both
+
+
+async def _feed(feed: Callable[[Advert], None], source: LiveSource, status: LiveStatus) -> None:
     async for advert in source:
-        pipeline.feed(advert)
+        feed(advert)
         status.adverts += 1
 
 

@@ -57,6 +57,7 @@ class ReplayResult:
     summary: RunSummary
     stats: Any
     elapsed_s: float
+    gate: int = -127  # the RSSI gate the replay ran with (dBm; -127: off)
 
 
 def build_pipeline(
@@ -68,6 +69,7 @@ def build_pipeline(
     clock_synced: bool | None = None,
     next_seq: Callable[[], int] | None = None,
     outbox_dropped: Callable[[], int] | None = None,
+    keep_reports: bool = False,
 ) -> Pipeline:
     classifier = Classifier(load_signatures(opts.signatures))
 
@@ -86,7 +88,7 @@ def build_pipeline(
         headcount=opts.headcount,
         next_seq=next_seq,
         outbox_dropped=outbox_dropped,
-        keep_reports=True,
+        keep_reports=keep_reports,
     )
 
 
@@ -101,12 +103,24 @@ async def replay_file(pipeline: Pipeline, path: Path, opts: RunOptions) -> Repla
     wall0 = 0.0
     n = 0
     feed = pipeline.feed_raw
+    note_crc = pipeline.note_crc_failed
+    told_rssi = False
     try:
         # Rows come in batches of plain tuples (t, address, rssi, adv, scan_rsp, pdu): no
-        # RawAdvert per advert, and one event-loop yield per batch.
+        # RawAdvert per advert, and one event-loop yield per batch. CRC failures come with each
+        # batch, at the row they preceded, so each lands in its own window's health.
         for rows in iter_batches(path, stats=stats):
+            if not told_rssi and rows:
+                told_rssi = True
+                if any(r[2] is None for r in rows):
+                    _notice(msg_no_rssi(opts.rssi_min_dbm))
+            drops = rows.drops
             if opts.realtime:
-                for t, address, rssi, adv, rsp, _pdu in rows:
+                j = 0
+                for i, (t, address, rssi, adv, rsp, _pdu) in enumerate(rows):
+                    while j < len(drops) and drops[j][0] <= i:
+                        note_crc(drops[j][1])
+                        j += 1
                     if first_t is None:
                         first_t, wall0 = t, time.monotonic()
                     delay = (t - first_t) - (time.monotonic() - wall0)
@@ -114,6 +128,10 @@ async def replay_file(pipeline: Pipeline, path: Path, opts: RunOptions) -> Repla
                         # Close windows on time even when the capture is silent.
                         await asyncio.sleep(delay)
                     feed(t, address, rssi, adv, rsp)
+                for _i, t_drop in drops[j:]:
+                    note_crc(t_drop)
+            elif drops:
+                _feed_with_drops(rows, drops, feed, note_crc)
             else:
                 for t, address, rssi, adv, rsp, _pdu in rows:
                     feed(t, address, rssi, adv, rsp)
@@ -122,14 +140,55 @@ async def replay_file(pipeline: Pipeline, path: Path, opts: RunOptions) -> Repla
             await asyncio.sleep(0)
     finally:
         progress.close()
-    skipped = getattr(stats, "skipped_corrupt", 0) + getattr(stats, "crc_failed", 0)
-    if skipped:
-        pipeline.note_malformed(skipped)
+    if stats.skipped_corrupt:
+        pipeline.note_malformed(stats.skipped_corrupt)
     summary = pipeline.finish(pipeline.summary.last_t)
-    return ReplayResult(summary=summary, stats=stats, elapsed_s=time.monotonic() - started)
+    return ReplayResult(
+        summary=summary, stats=stats, elapsed_s=time.monotonic() - started, gate=opts.rssi_min_dbm
+    )
+
+
+def _feed_with_drops(
+    rows: list[Any],
+    drops: list[tuple[int, float]],
+    feed: Callable[..., None],
+    note_crc: Callable[[float], None],
+) -> None:
+    j = 0
+    for i, (t, address, rssi, adv, rsp, _pdu) in enumerate(rows):
+        while j < len(drops) and drops[j][0] <= i:
+            note_crc(drops[j][1])
+            j += 1
+        feed(t, address, rssi, adv, rsp)
+    for _i, t_drop in drops[j:]:
+        note_crc(t_drop)
+
+
+def _gate_clause(rssi_min_dbm: int) -> str:
+    if rssi_min_dbm > -127:
+        return f"--rssi-min {rssi_min_dbm} drops every advert without RSSI"
+    return "every advert heard is counted, near or far"
+
+
+def msg_no_rssi(rssi_min_dbm: int) -> str:
+    return (
+        "this capture carries no RSSI (its sniffer did not measure it), so the on-site RSSI gate "
+        f"cannot apply: {_gate_clause(rssi_min_dbm)}; its windows are marked rssi_available=false"
+    )
+
+
+MSG_NO_CRC = (
+    "this capture's frames carry no CRC (the sniffer stripped it): their integrity cannot be "
+    "checked, and a bit error in an address would count as another device"
+)
+
+
+def _notice(text: str) -> None:
+    print(f"bzscan: {text}", file=sys.stderr)
 
 
 def summary_text(result: ReplayResult) -> str:
+    """The end-of-replay summary line (numbers only)."""
     s, st = result.summary, result.stats
     rate = s.adverts / result.elapsed_s if result.elapsed_s > 0 else 0.0
     parts = [
@@ -141,10 +200,28 @@ def summary_text(result: ReplayResult) -> str:
     for name in ("skipped_corrupt", "crc_failed", "non_advert", "scan_responses_merged"):
         value = getattr(st, name, None)
         if value:
-            parts.append(f"{name.replace('_', ' ')} {value}")
+            label = "dropped for a bad CRC" if name == "crc_failed" else name.replace("_", " ")
+            parts.append(f"{label} {value}")
+    if getattr(st, "crc_verified", 0):
+        parts.append(f"CRC-24 verified here {st.crc_verified}")
     if getattr(st, "truncated", False):
         parts.append("file truncated")
     return "; ".join(parts)
+
+
+def summary_caveats(result: ReplayResult) -> list[str]:
+    """One line per thing the replay could not do: apply the RSSI gate, check CRCs."""
+    s, st = result.summary, result.stats
+    lines = []
+    missing = getattr(st, "rssi_missing", 0)
+    if missing:
+        lines.append(
+            f"no RSSI in {missing} of {s.adverts} adverts: the on-site RSSI gate could not apply "
+            f"({_gate_clause(result.gate)}); windows marked rssi_available=false"
+        )
+    if getattr(st, "crc_absent", 0):
+        lines.append(f"{st.crc_absent} frames without CRC: {MSG_NO_CRC}")
+    return lines
 
 
 def default_sinks(opts: RunOptions, out: TextIO | None = None) -> list[Sink]:

@@ -14,10 +14,12 @@ from typing import Any, Final
 
 import yaml
 
+from scanner.errors import ScannerError
+
 SITE_KINDS: Final = ("office", "market", "counter")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ScannerError, ValueError):
     """A scenario file or name that cannot be used; the message names the key and the file."""
 
 

@@ -47,6 +47,12 @@ def to_dict(report: WindowReport) -> dict[str, Any]:
         "software": report.software,
         "headcount": report.headcount,
     }
+    # Added after v1 shipped: written only when they say something, so payloads of live nodes
+    # (and the goldens) keep their bytes and older aggregators are not surprised.
+    if h.crc_failed:
+        out["health"]["crc_failed"] = h.crc_failed
+    if not h.rssi_available:
+        out["health"]["rssi_available"] = False
     return out
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
+from scanner.errors import ScannerError
+
 SCHEMA_VERSION: Final = 1
 TOPIC_ROOT: Final = "bzaudit/v1"
 MAX_PAYLOAD_BYTES: Final = 16_384
@@ -27,7 +29,7 @@ _ISO_RE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]
 _MAX_NAMES: Final = 16
 
 
-class SchemaError(ValueError):
+class SchemaError(ScannerError, ValueError):
     """A payload or report that breaks the v1 wire contract; `reason` is short and stable."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -53,6 +55,11 @@ class Health:
     below_gate: int = 0
     malformed: int = 0
     outbox_dropped: int = 0
+    # Replayed captures: frames dropped because their CRC-24 failed (docs/protocol.md §6), and
+    # False when some advert came without RSSI, so the on-site gate could not judge it. On the
+    # wire only when they differ from these defaults.
+    crc_failed: int = 0
+    rssi_available: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +165,7 @@ def _check_health(h: Health, window_s: int) -> None:
         raise SchemaError("bad_health", "scanned_s")
     if not math.isfinite(h.scanned_s) or not 0 <= h.scanned_s <= window_s + 1e-6:
         raise SchemaError("bad_health", f"scanned_s={h.scanned_s!r} outside 0..{window_s}")
-    for name in ("adverts", "restarts", "below_gate", "malformed", "outbox_dropped"):
+    for name in ("adverts", "restarts", "below_gate", "malformed", "outbox_dropped", "crc_failed"):
         v = getattr(h, name)
         if not _is_int(v) or not 0 <= v < 2**53:
             raise SchemaError("bad_health", f"{name}={v!r}"[:80])
@@ -170,6 +177,8 @@ def _check_health(h: Health, window_s: int) -> None:
         raise SchemaError("bad_health", "adapter")
     if h.clock_synced is not None and not isinstance(h.clock_synced, bool):
         raise SchemaError("bad_health", "clock_synced")
+    if not isinstance(h.rssi_available, bool):
+        raise SchemaError("bad_health", "rssi_available")
 
 
 def _is_int(value: object) -> bool:

@@ -112,30 +112,28 @@ def test_flood_of_malformed_payloads(mosquitto: Mosquitto, tmp_path: Path) -> No
         msgs.sort(key=lambda m: hash(m[1]))  # mixed, deterministically
         n_bad = len(msgs) - good_n
         # Count this example's rejects by id, so a failed example cannot skew the next ones.
-        first_id = store.query("SELECT COALESCE(MAX(id), 0) FROM rejected")[0][0]
+        first_id = max((r.id for r in store.rejects()), default=0)
         asyncio.run(_publish_and_ingest(store, broker, msgs, good_n, n_bad, tag))
 
-        stored = store.query("SELECT node, seq FROM windows WHERE node = ?", (f"good-{tag}",))
-        assert sorted(s for _, s in stored) == list(range(good_n))
-        assert store.query("SELECT COUNT(*) FROM windows WHERE node LIKE 'bad-%'") == [(0,)]
-        rej = store.query(
-            "SELECT reason FROM rejected WHERE received_at = ? AND id > ?", (NOW, first_id)
-        )
-        assert len(rej) == n_bad and all(r for (r,) in rej)
+        stored = store.windows(f"good-{tag}")
+        assert sorted(w.seq for w in stored) == list(range(good_n))
+        assert [w for w in store.windows() if w.node.startswith("bad-")] == []
+        rej = [r.reason for r in store.rejects() if r.received_at == NOW and r.id > first_id]
+        assert len(rej) == n_bad and all(rej)
 
     run()
-    reasons = {r for (r,) in store.query("SELECT DISTINCT reason FROM rejected")}
+    reasons = {r.reason for r in store.rejects()}
     assert {"bad_json", "negative_count", "count_too_large", "bad_version", "topic_mismatch",
             "future_window", "unknown_field", "oversized", "bad_topic"} <= reasons  # fmt: skip
     assert examples >= 5
-    assert store.query("SELECT COUNT(*) FROM rejected")[0][0] >= 1000
+    assert len(store.rejects()) >= 1000
     store.close()
 
 
 async def _publish_and_ingest(
     store: Store, broker: Any, msgs: list[tuple[str, bytes]], good_n: int, n_bad: int, tag: int
 ) -> None:
-    before = store.query("SELECT COUNT(*) FROM rejected")[0][0]
+    before = len(store.rejects())
     # One session per round: a round cancelled between commit and PUBACK must not have the
     # broker redeliver its last messages into the next round's counts (at-least-once).
     sub = Subscriber(store, broker, clock=lambda: NOW, client_id=f"bzagg-flood-{tag}")
@@ -147,9 +145,9 @@ async def _publish_and_ingest(
             await asyncio.gather(*(client.publish(t, p, qos=1) for t, p in msgs[i : i + 50]))
 
     def done() -> bool:
-        stored = store.query("SELECT COUNT(*) FROM windows WHERE node = ?", (f"good-{tag}",))
-        rejected = store.query("SELECT COUNT(*) FROM rejected")[0][0] - before
-        return stored[0][0] == good_n and rejected >= n_bad
+        stored = len(store.windows(f"good-{tag}"))
+        rejected = len(store.rejects()) - before
+        return stored == good_n and rejected >= n_bad
 
     # Generous: on a loaded 2-core CI machine a round can take a while; a hang still fails.
     deadline = asyncio.get_running_loop().time() + 90

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli.main import replay_delivered
+from scanner.cli.replay import replay_delivered
 from scanner.node.delivery import DeliveryOptions
 from scanner.node.run_replay import RunOptions
 from tests.delivery.helpers import BZAGG, BZSCAN, Proc, wait_until, write_jsonl_capture

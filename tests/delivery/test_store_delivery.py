@@ -9,7 +9,9 @@ from pathlib import Path
 
 from aggregator.ingest.serve import node_alerts, node_table
 from aggregator.ingest.subscribe import IngestStats, ingest_batch
-from aggregator.store.sqlite import SCHEMA_VERSION, Reject, Store
+from aggregator.store.interface import Reject
+from aggregator.store.sqlite import Store
+from aggregator.store.sqlite_schema import SCHEMA_VERSION
 from scanner.wire.codec import encode, with_seq
 from scanner.wire.topics import window_topic
 from tests.delivery.helpers import T0, window
@@ -52,9 +54,9 @@ def test_same_key_other_counts_is_a_conflict_in_rejected_with_both_heads(tmp_pat
         3, 1, 1, 1, 1,
     )  # fmt: skip
     assert stats.reasons == {"conflict": 1}
-    ((reason, detail, head, stored_head),) = store.query(
+    ((reason, detail, head, stored_head),) = store._db.execute(
         "SELECT reason, detail, payload_head, stored_head FROM rejected"
-    )
+    ).fetchall()
     assert reason == "conflict" and "seq 0" in detail and "seq 1" in detail
     assert head == second.decode()[:256] and stored_head == first.decode()[:256]
     assert store.highest_contiguous_seq("n1") == 1  # the conflict's seq is committed as data
@@ -77,7 +79,7 @@ def test_version_1_store_is_migrated_and_acks_backfilled(tmp_path: Path) -> None
     )
     db.close()
     store = Store(path)
-    assert store.query("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+    assert store._db.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION
     assert store.highest_contiguous_seq("n1") == 2
     store.close()
 

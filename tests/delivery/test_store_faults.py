@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.store.sqlite import Store, StoreWriteError
+from aggregator.store.interface import StoreWriteError
+from aggregator.store.sqlite import Store
 from tests.delivery.helpers import (
     BZAGG,
     BZSCAN,
@@ -108,14 +109,14 @@ def test_disk_full_is_reported_as_disk_full_at_the_sqlite_level(tmp_path: Path) 
     from tests.delivery.helpers import window
 
     store = Store(tmp_path / "s.sqlite3")
-    pages = store.query("PRAGMA page_count")[0][0]
-    store.query(f"PRAGMA max_page_count = {pages}")
+    pages = store._db.execute("PRAGMA page_count").fetchall()[0][0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}").fetchall()
     with pytest.raises(StoreWriteError) as info:
         for i in range(0, 2000, 50):
             store.add_windows([window("n1", "s1", i + j, seq=i + j) for j in range(50)])
     assert info.value.cause == "disk full"
     assert "no transaction is active" not in str(info.value)
-    store.query("PRAGMA max_page_count = 1073741823")
+    store._db.execute("PRAGMA max_page_count = 1073741823").fetchall()
     store.add_windows([window("n1", "s1", 5000, seq=5000)])  # writes again, same connection
     store.close()
 
@@ -145,7 +146,7 @@ def test_checkpoint_policy_lets_a_2_mb_volume_fill_with_windows(tmp_path: Path) 
     vol = mount_volume(tmp_path / "vol2", 2048)
     try:
         store = Store(vol.path / "s.sqlite3")
-        assert store.query("PRAGMA wal_autocheckpoint")[0][0] == 256
+        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchall()[0][0] == 256
         stored = 0
         with pytest.raises(StoreWriteError) as info:
             for i in range(20_000):

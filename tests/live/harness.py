@@ -69,6 +69,7 @@ async def run_scene(
     watchdog_s: float = 0.0,
     forget: bool = True,
     adapter: str | None = None,
+    record: Any = None,
 ) -> SceneRun:
     classifier = classifier if classifier is not None else make_classifier()
     reports: list[WindowReport] = []
@@ -86,7 +87,14 @@ async def run_scene(
     if not forget:
         source.forget = _no_forget  # type: ignore[method-assign]
     task = asyncio.get_running_loop().create_task(
-        run_live(pipeline, source, clock=clock, duration_s=t_end - t_start, watchdog_s=watchdog_s)
+        run_live(
+            pipeline,
+            source,
+            clock=clock,
+            duration_s=t_end - t_start,
+            watchdog_s=watchdog_s,
+            record=record,
+        )
     )
     await wait_until(lambda: source._scanner is not None or task.done(), what="scanner start")
     if task.done():

@@ -101,10 +101,19 @@ async def test_bzscan_live_json_lines(fake_bluez: FakeBlueZ, mode: str, tmp_path
 
 async def test_bzscan_live_error_is_a_click_error(fake_bluez_factory: Factory) -> None:
     await fake_bluez_factory(powered=False)
-    code, _out, err = await _run(["--duration", "2s", "--dry-run"])
+    code, _out, err = await _run(["--duration", "2s", "--dry-run", "--site", "s1", "--node", "n1"])
     assert code == 1
     assert "Error: Bluetooth adapter hci0 is powered off: run `bluetoothctl power on`" in err
     assert "Traceback" not in err
+
+
+def test_bare_live_scan_needs_site_and_node() -> None:
+    from click.testing import CliRunner
+
+    from scanner.cli.main import main
+
+    res = CliRunner().invoke(main, ["--site", "s1", "--duration", "1s"])
+    assert res.exit_code == 2 and "a live scan needs --node" in res.output
 
 
 async def test_bzscan_doctor_lists_adapters_without_addresses(fake_bluez_factory: Factory) -> None:

@@ -63,32 +63,63 @@ def scene_adverts() -> list[object]:
     return list(ads.scene(seconds=40).adverts)
 
 
-@pytest.mark.parametrize(("fmt", "linktype"), [("pcap", 256), ("pcap", 251), ("pcap", 201),
-                                                ("pcapng", 256)])  # fmt: skip
+TSHARK_VARIANTS = [("pcap", 256, 3), ("pcap", 251, 3), ("pcap", 201, 3), ("pcapng", 256, 3),
+                   ("pcap", 272, 0), ("pcap", 272, 1), ("pcap", 272, 2), ("pcap", 272, 3),
+                   ("pcapng", 272, 2)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fmt", "linktype", "version"), TSHARK_VARIANTS,
+                         ids=[f"{f}-{lt}-v{v}" for f, lt, v in TSHARK_VARIANTS])  # fmt: skip
 def test_tshark_decodes_what_we_decode(
-    tmp_path: Path, scene_adverts: list[object], fmt: str, linktype: int
+    tmp_path: Path, scene_adverts: list[object], fmt: str, linktype: int, version: int
 ) -> None:
+    """Link type 272 once per nRF Sniffer header version: address, RSSI, AD data, CRC status."""
     tshark = _tool("tshark")
     path = tmp_path / f"scene.{fmt}"
-    write_capture(path, scene_adverts, fmt, linktype=linktype)  # type: ignore[arg-type]
+    write_capture(path, scene_adverts, fmt, linktype=linktype, nordic_version=version)  # type: ignore[arg-type]
     fields = ["btle.advertising_address", "bthci_evt.bd_addr", "btle_rf.signal_dbm",
-              "bthci_evt.rssi", "btcommon.eir_ad.entry.company_id", "btcommon.eir_ad.entry.uuid_16",
-              "btcommon.eir_ad.entry.custom_uuid_128", "_ws.expert.message"]  # fmt: skip
+              "bthci_evt.rssi", "nordic_ble.rssi", "btcommon.eir_ad.entry.company_id",
+              "btcommon.eir_ad.entry.uuid_16", "btcommon.eir_ad.entry.custom_uuid_128",
+              "btcommon.eir_ad.entry.data", "nordic_ble.crcok", "nordic_ble.protover",
+              "_ws.expert.message"]  # fmt: skip
     cmd = [tshark, "-r", str(path), "-T", "fields", "-E", "separator=|", "-E", "occurrence=a",
            "-E", "aggregator=,"] + [a for f in fields for a in ("-e", f)]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
     lines = res.stdout.splitlines()
     ours = _ours(path)
     assert len(lines) == len(ours) > 100
-    for line, (address, rssi, companies, u16, u128, _mfr) in zip(lines, ours, strict=True):
-        le_addr, hci_addr, sig, hci_rssi, comp, uu16, uu128, expert = line.split("|")
+    for line, (address, rssi, companies, u16, u128, mfr) in zip(lines, ours, strict=True):
+        (le_addr, hci_addr, sig, hci_rssi, nrf_rssi, comp, uu16, uu128, data, crcok, protover,
+         expert) = line.split("|")  # fmt: skip
         assert (le_addr or hci_addr) == address
-        their_rssi = sig or hci_rssi
+        their_rssi = sig or hci_rssi or nrf_rssi
         assert (int(their_rssi) if their_rssi and their_rssi != "127" else None) == rssi
         assert _ints(comp) == companies
         assert _ints(uu16) == u16
         assert [u for u in uu128.split(",") if u] == u128
+        # Manufacturer payloads (tshark: "data" of the manufacturer-specific AD entries).
+        assert all(m.hex() in data.split(",") for m in mfr if m)
         assert "CRC" not in expert  # tshark recomputes the CRC-24 for link type 251
+        if linktype == 272:
+            assert crcok in ("1", "True") and int(protover or 0) == version
+
+
+def test_tshark_reads_the_nrf_crc_flag_we_drop_by(tmp_path: Path) -> None:
+    """nRF Sniffer frames flagged "CRC: Incorrect" are the ones we drop, at the same times."""
+    from tests.replay.bitflip import choose, packets, write_flipped
+
+    tshark = _tool("tshark")
+    pkts = packets(ads.scene(seconds=60).adverts)
+    corrupt = choose(len(pkts), 0.12)
+    path = tmp_path / "nrf.pcap"
+    write_flipped(path, pkts, corrupt, linktype=272, nordic_version=2)
+    cmd = [tshark, "-r", str(path), "-Y", "nordic_ble.crcok == 0", "-T", "fields", "-e",
+           "frame.time_epoch"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+    theirs = [float(x) for x in res.stdout.split()]
+    ours = [t for b in iter_batches(path) for _i, t in b.drops]
+    assert len(ours) == len(theirs) == len(corrupt)
+    assert ours == pytest.approx(theirs, abs=1e-6)
 
 
 def _btmon_events(text: str) -> list[Packet]:
@@ -153,3 +184,32 @@ def test_tshark_ek_output_replays_like_the_capture(
     assert [r[0] for r in got] == pytest.approx([r[0] for r in want], abs=1e-6)
     assert s2.format == "jsonl" and s2.records == s1.records and s2.skipped_corrupt == 0
     assert s2.scan_responses_merged == s1.scan_responses_merged > 0
+
+
+def test_tshark_reads_a_record_like_we_do(tmp_path: Path, scene_adverts: list[object]) -> None:
+    """A `bzscan --record` pcapng (HCI extended advertising reports) opens in Wireshark."""
+    from scanner.ble.adparse import parse_ad
+    from scanner.ble.advert import Advert
+    from scanner.sources.replay.record import Recorder
+
+    tshark = _tool("tshark")
+    path = tmp_path / "visit.pcapng"
+    with Recorder(path) as rec:
+        for a in scene_adverts:
+            f = parse_ad(a.adv, a.scan_rsp)  # type: ignore[attr-defined]
+            rec.write(Advert(a.t, a.address, a.rssi_dbm, f.local_name, f.manufacturer_data,  # type: ignore[attr-defined]
+                             f.service_data, f.service_uuids, f.tx_power))  # fmt: skip
+    fields = ["bthci_evt.bd_addr", "bthci_evt.rssi", "btcommon.eir_ad.entry.company_id",
+              "_ws.malformed", "frame.time_epoch"]  # fmt: skip
+    cmd = [tshark, "-r", str(path), "-T", "fields", "-E", "separator=|", "-E", "occurrence=a",
+           "-E", "aggregator=,"] + [a for f in fields for a in ("-e", f)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+    lines = res.stdout.splitlines()
+    ours = [r for b in iter_batches(path) for r in b]
+    assert len(lines) == len(ours) == rec.adverts > 100
+    for line, (t, address, rssi, adv, _rsp, _pdu) in zip(lines, ours, strict=True):
+        addr, their_rssi, comp, malformed, epoch = line.split("|")
+        assert (addr, int(their_rssi), malformed) == (address.lower(), rssi, "")
+        assert _ints(comp) == [c for ad_type, d in iter_ad(adv) if ad_type == 0xFF
+                               for c in [d[0] | d[1] << 8]]  # fmt: skip
+        assert float(epoch) == pytest.approx(t, abs=1e-6)

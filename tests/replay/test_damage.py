@@ -15,8 +15,8 @@ from scanner.sources.replay.write import CaptureWriter, write_capture
 from tests.replay import ads
 
 T0 = 1_600_000_000.0
-FORMATS = [("pcap", 251), ("pcap", 256), ("pcap", 201), ("pcapng", 256), ("pcapng", 201),
-           ("btsnoop", 1002), ("btsnoop", 2001)]  # fmt: skip
+FORMATS = [("pcap", 251), ("pcap", 256), ("pcap", 201), ("pcap", 272), ("pcapng", 256),
+           ("pcapng", 201), ("pcapng", 272), ("btsnoop", 1002), ("btsnoop", 2001)]  # fmt: skip
 FMT_IDS = [f"{f}-{lt}" for f, lt in FORMATS]
 
 
@@ -185,10 +185,14 @@ def test_arbitrary_bytes_after_a_magic_never_raise_anything_else(
 @settings(max_examples=300, deadline=None)
 @given(frame=st.binary(max_size=80), phdr=st.booleans())
 def test_frame_decoders_never_raise(frame: bytes, phdr: bool) -> None:
+    from scanner.sources.replay.crc import CrcCheck
     from scanner.sources.replay.frames import decode_hci_event, decode_hci_h4, decode_ll
+    from scanner.sources.replay.nordic import decode_nordic
 
     for decoded in (
-        decode_ll(frame, 0, len(frame), phdr),
+        decode_ll(frame, 0, len(frame), phdr, CrcCheck()),
+        decode_ll(frame, 0, len(frame), phdr, None),
+        decode_nordic(frame, 0, len(frame)),
         decode_hci_h4(frame, 0, len(frame)),
         decode_hci_event(frame, 0, len(frame)),
         decode_hci_event(b"\x3e" + bytes([len(frame) + 1, 0x02]) + frame, 0, len(frame) + 3),

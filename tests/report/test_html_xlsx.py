@@ -89,7 +89,32 @@ def test_xlsx_has_expected_sheets(seeded_db: Path, tmp_path: Path) -> None:
     rows = list(wb["Tổng hợp"].iter_rows(values_only=True))
     assert rows[0][:2] == ("Huyện/Thành phố", "Ngày")
     assert any(r[0] == "Ninh Hải" for r in rows[1:])
-    assert rows[-1][0] == "TOTAL"
-    params = list(wb[sheet_names("vi")[3]].iter_rows(values_only=True))
+    assert rows[-1][0] == "TỔNG"
+    params = list(wb[sheet_names("vi")[5]].iter_rows(values_only=True))
     assert any(p[:2] == ("smartphone_share", 0.7) for p in params)
+    wb.close()
+
+
+def test_xlsx_is_vietnamese_with_percent_formats_and_a_district_chart(
+    seeded_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.xlsx"
+    make(seeded_db, out, "--format", "xlsx", "--by", "site", "--target", "0.5")
+    wb = openpyxl.load_workbook(out)
+    summary = wb[sheet_names("vi")[0]]
+    head = [c.value for c in summary[1]]
+    assert head[:2] == ["Địa điểm", "Tên"]  # site names beside ids
+    assert all(not re.search(r"_(clusters|note|low|high)$|^[a-z_]+$", str(h)) for h in head), head
+    col = head.index("Tỷ lệ cài đặt (%)") + 1
+    cells = [summary.cell(i, col) for i in range(2, summary.max_row + 1)]
+    assert all(c.number_format == "0.0%" for c in cells)
+    assert all(c.value is None or 0 <= c.value <= 1 for c in cells)
+    texts = " ".join(str(c.value) for row in summary.iter_rows() for c in row if c.value)
+    assert "not enough data" not in texts and "Head-count" not in texts
+    assert "Theo số người" in texts and "không đủ dữ liệu" in texts
+    district = wb[sheet_names("vi")[1]]
+    assert len(district._charts) == 1  # native chart: adoption by district with the target line
+    chart = district._charts[0]
+    assert len(chart.series) + sum(len(c.series) for c in chart._charts[1:]) >= 2
+    assert wb[sheet_names("vi")[3]].max_row >= 2  # the visit plan
     wb.close()

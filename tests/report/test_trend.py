@@ -31,3 +31,9 @@ def test_reached_flat_and_too_few_days() -> None:
     assert fit_trend(_pts([0.30, 0.30, 0.29]), 0.5).status == "not_rising"
     assert fit_trend(_pts([0.30]), 0.5).status == "not_enough_data"
     assert fit_trend(_pts([]), 0.5).status == "not_enough_data"
+
+
+def test_barely_rising_gives_no_date_instead_of_overflowing() -> None:
+    # +1e-7 per day would reach 50 % in ~10 million years: no date (and none representable).
+    tr = fit_trend(_pts([0.2, 0.2000001, 0.2000002]), 0.5, date(2020, 8, 20))
+    assert tr.status == "too_slow" and tr.projected is None

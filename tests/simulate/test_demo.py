@@ -39,13 +39,13 @@ def _run_demo(tmp_path: Path, *extra: str) -> tuple[str, Path]:
 
 
 def _printed_site_rows(stdout: str) -> dict[str, list[str]]:
+    """site -> [windows, used, excluded, headline, method, verdict] from the site table."""
     section = stdout.split("Bluezone adoption by site")[1].split("TOTAL")[0]
     rows = {}
     for line in section.splitlines():
-        m = re.match(r"^([a-z0-9][\w.-]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(.*)$", line)
-        if m:
-            cells = re.split(r"\s{2,}", m.group(5).strip())
-            rows[m.group(1)] = [m.group(2), m.group(3), m.group(4), *cells]
+        cells = re.split(r"\s{2,}", line.strip())
+        if re.match(r"^[a-z0-9][\w.-]+$", cells[0]) and len(cells) >= 7:
+            rows[cells[0]] = cells[2:]
     return rows
 
 
@@ -58,6 +58,24 @@ def _same(cell: str, est: dict[str, object]) -> bool:
     return len(printed) == 3 and all(
         abs(a - b) <= 0.051 for a, b in zip(printed, want, strict=True)
     )
+
+
+def _check_pooled_against_truth(db: Path, work: Path) -> None:
+    """District and province headline figures cover the simulated truth (same population), and
+    no district is "at target" whose truth is below it (before the pooling, the quick demo's
+    district showed 71.5 [51.7-91.2] "confirmed at target" from its office alone)."""
+    res = subprocess.run(
+        [BZAGG, "report", "--db", str(db), "--sites-file", str(work / "sites.yaml"),
+         "--by", "district", "--format", "json", "--target", "0.5"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    out = json.loads(res.stdout)
+    truth = json.loads((work / "demo-truth.json").read_text())["districts"]
+    for r in [*out["rows"], out["total"]]:
+        key = r["keys"].get("district", "TOTAL")
+        h = r["headline"]
+        assert h["low"] <= truth[key] <= h["high"], (key, h, truth[key])
+        assert not (h["status"] == "at_target" and truth[key] < 0.5), (key, h, truth[key])
 
 
 def _check(stdout: str, work: Path, tmp_path: Path) -> None:
@@ -94,10 +112,10 @@ def _check(stdout: str, work: Path, tmp_path: Path) -> None:
     )
     rows = {r["keys"]["site"]: r for r in json.loads(res.stdout)["rows"]}
     for site, cells in printed.items():
-        est = rows[site]["estimates"]
         assert rows[site]["windows"] == per_site[site]
-        assert len(cells[3:]) == len(est) == 3
-        assert all(_same(c, e) for c, e in zip(cells[3:], est.values(), strict=True)), site
+        assert _same(cells[3], rows[site]["headline"]), site
+        assert cells[4] == rows[site]["headline"]["method_label"]
+    _check_pooled_against_truth(db, work)
     html = (tmp_path / "demo-report.html").read_text(encoding="utf-8")
     assert "<html" in html.lower() and "ptc-so-tttt" in html
     truth = json.loads((work / "demo-truth.json").read_text())
@@ -105,6 +123,23 @@ def _check(stdout: str, work: Path, tmp_path: Path) -> None:
     visits = [s for s in truth["segments"] if s["kind"] == "visit"]
     assert visits and all(s["headcount"] > 0 for s in visits)
     assert "Ground truth" in stdout
+    _same_report_from_any_directory(db, work / "sites.yaml", tmp_path)
+
+
+def _same_report_from_any_directory(db: Path, sites: Path, tmp_path: Path) -> None:
+    # The repository root holds config/*.yaml; an empty directory and the demo's own hold others.
+    # Packaged defaults must not care which one the analyst happens to be in.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    outs = set()
+    for cwd in (Path(__file__).resolve().parents[2], other, db.parent):
+        res = subprocess.run(
+            [BZAGG, "report", "--db", str(db), "--sites-file", str(sites), "--by", "district"],
+            capture_output=True, text=True, check=True, timeout=120, cwd=cwd,
+        )  # fmt: skip
+        outs.add(res.stdout)
+        assert "estimation parameters packaged defaults" in res.stderr
+    assert len(outs) == 1
 
 
 @pytest.mark.slow

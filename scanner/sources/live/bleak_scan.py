@@ -37,38 +37,40 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
 from scanner.ble.advert import Advert
+from scanner.sources.live.bluez import (
+    AdapterInfo,
+    connect_system_bus,
+    first_central,
+    list_adapters,
+    remove_devices,
+)
+from scanner.sources.live.errors import (
+    DROPIN_PATH,
+    AdapterOffError,
+    BusPermissionError,
+    NoAdapterError,
+    PassiveUnsupportedError,
+    ScanError,
+    msg_bus_denied,
+    msg_no_adapter,
+    msg_no_monitor_api,
+    msg_not_linux_passive,
+    msg_powered_off,
+)
+
+# Re-exported: callers import the live source's vocabulary from this one module.
+__all__ = [
+    "DROPIN_PATH", "AdapterInfo", "AdapterOffError", "BusPermissionError", "Clock", "LiveSource",
+    "NoAdapterError", "OrPatternTuple", "PassiveUnsupportedError", "ScanError", "ScanMode",
+    "SourceStats", "SystemClock", "connect_system_bus", "list_adapters",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 ScanMode = Literal["active", "passive"]
 OrPatternTuple = tuple[int, int, bytes]
-DROPIN_PATH: Final = "deploy/bluetooth/experimental.conf"
-_BLUEZ: Final = "org.bluez"
-_ADAPTER_IFACE: Final = "org.bluez.Adapter1"
-_MONITOR_MANAGER: Final = "org.bluez.AdvertisementMonitorManager1"
 _QUEUE_MAX: Final = 100_000
-_FORGET_CHUNK: Final = 64
 _KEEP_FLAGS: Final = ("Paired", "Bonded", "Trusted", "Connected")
-
-
-class ScanError(Exception):
-    """Live scanning cannot start or continue; the message says what to do."""
-
-
-class BusPermissionError(ScanError):
-    pass
-
-
-class NoAdapterError(ScanError):
-    pass
-
-
-class AdapterOffError(ScanError):
-    pass
-
-
-class PassiveUnsupportedError(ScanError):
-    pass
 
 
 class Clock(Protocol):
@@ -92,57 +94,6 @@ class SourceStats:
     ignored: int = 0  # callbacks that were not adverts (RSSI invalidated on stop)
     overflow: int = 0  # adverts dropped because the consumer fell behind
     forgotten: int = 0  # devices removed from BlueZ at window boundaries
-
-
-def msg_no_adapter(wanted: str | None, found: Sequence[str]) -> str:
-    if wanted and found:
-        return (
-            f"Bluetooth adapter {wanted} not found (found: {', '.join(found)}); "
-            f"pass --adapter {found[0]} or leave --adapter out"
-        )
-    return (
-        "no Bluetooth adapter found: plug in a Bluetooth 4.0+ (LE) adapter, check `rfkill list` "
-        "and `systemctl status bluetooth`, then try again"
-    )
-
-
-def msg_powered_off(adapter: str) -> str:
-    return (
-        f"Bluetooth adapter {adapter} is powered off: run `bluetoothctl power on` "
-        "(and `rfkill unblock bluetooth` if it is blocked), then try again"
-    )
-
-
-def msg_no_monitor_api(adapter: str) -> str:
-    return (
-        f"passive scanning needs BlueZ's experimental advertisement-monitor API, which {adapter} "
-        f"does not offer (BlueZ >= 5.56 and Linux >= 5.10 are needed): install the systemd drop-in "
-        f"{DROPIN_PATH} (runs bluetoothd -E) or set `Experimental = true` in "
-        "/etc/bluetooth/main.conf, then `systemctl restart bluetooth`; or use --mode active"
-    )
-
-
-def msg_bus_denied(detail: str) -> str:
-    return (
-        f"no permission to use BlueZ on the D-Bus system bus ({detail}): add this user to the "
-        "`bluetooth` group (`sudo usermod -aG bluetooth $USER`, then log in again) or run the "
-        "scanner as the bzaudit service user"
-    )
-
-
-def msg_bus_unreachable(detail: str) -> str:
-    return (
-        f"cannot connect to the D-Bus system bus ({detail}): is dbus running "
-        "(`systemctl status dbus`)? On Linux the scanner talks to BlueZ over the system bus"
-    )
-
-
-def msg_not_linux_passive(platform: str) -> str:
-    return (
-        "passive scanning is only available on Linux (BlueZ advertisement monitors); "
-        f"on {platform} "
-        "bleak scans actively only: use --mode active"
-    )
 
 
 class LiveSource:
@@ -235,33 +186,8 @@ class LiveSource:
         seen, self._seen = self._seen, {}
         if self._bus is None or self.adapter is None or not seen:
             return 0
-        from dbus_fast import Message, MessageType
-
-        adapter_path = f"/org/bluez/{self.adapter}"
         paths = [p for p, props in seen.items() if not any(props.get(k) for k in _KEEP_FLAGS)]
-        removed = 0
-        # In chunks: dbus-fast drops the connection if its socket ever fills (EAGAIN), so a
-        # window's worth of calls must not be queued at once.
-        for i in range(0, len(paths), _FORGET_CHUNK):
-            calls = [
-                self._bus.call(
-                    Message(
-                        destination=_BLUEZ,
-                        path=adapter_path,
-                        interface=_ADAPTER_IFACE,
-                        member="RemoveDevice",
-                        signature="o",
-                        body=[p],
-                    )
-                )
-                for p in paths[i : i + _FORGET_CHUNK]
-            ]
-            for reply in await asyncio.gather(*calls, return_exceptions=True):
-                if (
-                    not isinstance(reply, BaseException)
-                    and reply.message_type == MessageType.METHOD_RETURN
-                ):
-                    removed += 1
+        removed = await remove_devices(self._bus, self.adapter, paths)
         self.stats.forgotten += removed
         return removed
 
@@ -288,7 +214,9 @@ class LiveSource:
         except BleakBluetoothNotAvailableError as exc:
             raise _from_not_available(exc, self.adapter) from exc
         except BleakError as exc:
-            if "passive scanning on Linux requires" in str(exc):
+            # bleak reports a missing monitor API only in its message text; ask BlueZ's object
+            # tree instead, which says it in a field.
+            if self.mode == "passive" and self._linux and not await self._has_monitor_api():
                 raise PassiveUnsupportedError(msg_no_monitor_api(self.adapter or "hci0")) from exc
             raise ScanError(f"could not start scanning: {exc}") from exc
         self._scanner = scanner
@@ -329,6 +257,19 @@ class LiveSource:
         self._bus = await connect_system_bus()
         return await self._check_adapter_ready()
 
+    async def _has_monitor_api(self) -> bool:
+        bus = self._bus
+        try:
+            if bus is None:
+                bus = await connect_system_bus()
+            info = (await list_adapters(bus)).get(self.adapter or "hci0")
+        except ScanError:
+            return True  # cannot tell: report bleak's own error rather than guess
+        finally:
+            if bus is not None and bus is not self._bus:
+                bus.disconnect()
+        return info is not None and info.monitor_api
+
     async def _check_adapter_ready(self) -> str:
         if self._bus is None:
             self._bus = await connect_system_bus()
@@ -337,91 +278,13 @@ class LiveSource:
             raise NoAdapterError(msg_no_adapter(self.adapter, []))
         if self.adapter is not None and self.adapter not in adapters:
             raise NoAdapterError(msg_no_adapter(self.adapter, sorted(adapters)))
-        name = self.adapter or _first_central(adapters)
+        name = self.adapter or first_central(adapters)
         info = adapters[name]
         if not info.powered:
             raise AdapterOffError(msg_powered_off(name))
         if self.mode == "passive" and not info.monitor_api:
             raise PassiveUnsupportedError(msg_no_monitor_api(name))
         return name
-
-
-@dataclass(frozen=True, slots=True)
-class AdapterInfo:
-    """What doctor and the preflight need to know about an adapter (never its address)."""
-
-    name: str
-    powered: bool
-    central: bool
-    monitor_api: bool
-    monitor_types: tuple[str, ...] = ()
-
-
-async def connect_system_bus() -> Any:
-    """A dbus-fast connection to the system bus, with errors turned into ScanErrors."""
-    from dbus_fast import BusType
-    from dbus_fast.aio import MessageBus
-    from dbus_fast.errors import AuthError
-
-    try:
-        return await MessageBus(bus_type=BusType.SYSTEM).connect()
-    except AuthError as exc:
-        raise BusPermissionError(msg_bus_denied(str(exc))) from exc
-    except PermissionError as exc:
-        raise BusPermissionError(msg_bus_denied(exc.strerror or str(exc))) from exc
-    except (OSError, ValueError) as exc:
-        raise ScanError(msg_bus_unreachable(str(exc) or type(exc).__name__)) from exc
-
-
-async def list_adapters(bus: Any) -> dict[str, AdapterInfo]:
-    """BlueZ's adapters by name (hci0, ...), from one GetManagedObjects call."""
-    from dbus_fast import Message, MessageType
-
-    reply = await bus.call(
-        Message(
-            destination=_BLUEZ,
-            path="/",
-            interface="org.freedesktop.DBus.ObjectManager",
-            member="GetManagedObjects",
-        )
-    )
-    if reply.message_type == MessageType.ERROR:
-        name = reply.error_name or ""
-        if name.endswith(("AccessDenied", "NotAuthorized")):
-            raise BusPermissionError(msg_bus_denied(name))
-        if name.endswith(("ServiceUnknown", "NameHasNoOwner")):
-            raise NoAdapterError(
-                "BlueZ (bluetoothd) is not running on the system bus: "
-                "`sudo systemctl start bluetooth`, then try again"
-            )
-        raise ScanError(f"BlueZ answered GetManagedObjects with {name}: {reply.body}")
-    out: dict[str, AdapterInfo] = {}
-    for path, ifaces in reply.body[0].items():
-        props = ifaces.get(_ADAPTER_IFACE)
-        if props is None:
-            continue
-        name = path.rsplit("/", 1)[-1]
-        mm = ifaces.get(_MONITOR_MANAGER)
-        types = (
-            tuple(mm["SupportedMonitorTypes"].value) if mm and "SupportedMonitorTypes" in mm else ()
-        )
-        roles = props["Roles"].value if "Roles" in props else ["central"]
-        out[name] = AdapterInfo(
-            name=name,
-            powered=bool(props["Powered"].value) if "Powered" in props else False,
-            central="central" in roles,
-            monitor_api=mm is not None,
-            monitor_types=types,
-        )
-    return out
-
-
-def _first_central(adapters: Mapping[str, AdapterInfo]) -> str:
-    # bleak picks the first powered adapter with the central role; mirror it so the name is known.
-    names = sorted(adapters)
-    central = [n for n in names if adapters[n].central] or names
-    powered = [n for n in central if adapters[n].powered]
-    return (powered or central)[0]
 
 
 def _from_not_available(exc: Exception, adapter: str | None) -> ScanError:

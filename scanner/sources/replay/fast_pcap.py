@@ -1,10 +1,11 @@
 """The replay fast path: little-endian pcap with BLE LL frames (link types 251 and 256).
 
 Sniffer captures are the big files, and Python pays per operation, so ordinary records are
-decoded here with one `struct` call each and merged inline. Anything unusual (a bad header, a
-failed CRC, a data-channel or non-advertising PDU, the last few bytes of the file) stops the loop
-and is handled by the general reader (`capture_read._records`), which then calls back in.
-Both paths produce identical rows; `tests/replay` checks that.
+decoded here with one `struct` call each and merged inline. A frame whose CRC the sniffer did not
+check has it verified here too (frames seen before hit `CrcCheck.good`, a set lookup). Anything
+unusual (a bad header, a failed CRC, a data-channel or non-advertising PDU, the last few bytes of
+the file) stops the loop and is handled by the general reader (`pcap._records`), which then
+calls back in. Both paths produce identical rows; `tests/replay` checks that.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from scanner.sources.replay import formats as cf
 from scanner.sources.replay.merge import MERGE_WINDOW_S
 
 if TYPE_CHECKING:
+    from scanner.sources.replay.crc import CrcCheck
     from scanner.sources.replay.merge import Merger
 
 # pcap record header (sec, frac, incl; orig skipped) + PHDR (signal, flags) + AA, PDU header,
@@ -31,13 +33,19 @@ _CACHE_MAX: Final = 65536
 _FAST_KINDS: Final = tuple(k if i in (0, 2, 4, 6) else None for i, k in enumerate(cf.LL_PDU_KIND))
 
 
-def pcap_ll_loop(merger: Merger, *, phdr: bool, scale: int) -> Callable[[bytes, int], int]:
+def pcap_ll_loop(
+    merger: Merger, *, phdr: bool, scale: int, crc: CrcCheck
+) -> Callable[[bytes, int], int]:
     """A loop over ordinary records; returns the offset of the first record it did not take."""
     unpack = (_REC_PHDR if phdr else _REC_LL).unpack_from
     rec_min = (_REC_PHDR if phdr else _REC_LL).size
     front = 16 if phdr else 6  # frame bytes before the AdvA: PHDR, access address, PDU header
     data_at = 16 + front + 6
+    pdu_at = 16 + front - 2  # the PDU header: where the CRC's coverage starts
     inv = 1.0 / scale
+    crc_checked = cf.PHDR_CRC_CHECKED
+    good = crc.good
+    crc_ok = crc.ok
     scan_rsp = PduKind.SCAN_RSP
     nonconn = PduKind.ADV_NONCONN_IND
     adv_aa = cf.ADV_ACCESS_ADDRESS
@@ -55,7 +63,7 @@ def pcap_ll_loop(merger: Merger, *, phdr: bool, scale: int) -> Callable[[bytes, 
         limit = merger.limit
         feed = merger.feed
         room = merger.batch - len(out) if feed is None else 1 << 62
-        taken = merged = orphans = 0
+        taken = merged = orphans = verified = no_rssi = 0
         sig = 0
         flags = 0  # link type 251: no PHDR, so no signal and no CRC flags
         # Locals, not globals, in the loop: each global lookup costs as much as a comparison.
@@ -79,6 +87,11 @@ def pcap_ll_loop(merger: Merger, *, phdr: bool, scale: int) -> Callable[[bytes, 
                 or plen < 6
             ):
                 break
+            if not flags & crc_checked:
+                frame = buf[off + pdu_at : nxt]
+                if frame not in good and not crc_ok(frame):
+                    break  # the general reader counts it as a CRC failure, in time order
+                verified += 1
             adva &= addr_mask
             addr = cache.get(adva)
             if addr is None:
@@ -90,9 +103,11 @@ def pcap_ll_loop(merger: Merger, *, phdr: bool, scale: int) -> Callable[[bytes, 
             data = buf[a : a + plen - 6]
             off = nxt
             taken += 1
+            rssi = sig if flags & sig_valid else None
+            if rssi is None:
+                no_rssi += 1
             if kind is scan_rsp:
                 prev = last.get(addr)
-                rssi = sig if flags & sig_valid else None
                 if prev is not None and 0.0 <= t - prev[0] <= window:
                     merged += 1
                     if feed is None:
@@ -112,10 +127,12 @@ def pcap_ll_loop(merger: Merger, *, phdr: bool, scale: int) -> Callable[[bytes, 
                     limit = merger.limit
                 last[addr] = (t, data, kind)
             if feed is None:
-                app((t, addr, sig if flags & sig_valid else None, data, None, kind))
+                app((t, addr, rssi, data, None, kind))
             else:
-                feed(t, addr, sig if flags & sig_valid else None, data, None)
+                feed(t, addr, rssi, data, None)
         merger.fast_records += taken
+        merger.no_rssi += no_rssi
+        crc.verified += verified
         merger.adverts += taken
         merger.merged += merged
         merger.orphans += orphans

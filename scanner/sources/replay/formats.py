@@ -1,7 +1,8 @@
 """Constants and tiny codecs shared by the capture writers and the replay reader (pure, no I/O).
 
 Sources: pcap/pcapng (IETF draft-ietf-opsawg-pcap / -pcapng), tcpdump.org link-type list
-(251 BLUETOOTH_LE_LL, 256 BLUETOOTH_LE_LL_WITH_PHDR, 201 BLUETOOTH_HCI_H4_WITH_PHDR), the
+(251 BLUETOOTH_LE_LL, 256 BLUETOOTH_LE_LL_WITH_PHDR, 201 BLUETOOTH_HCI_H4_WITH_PHDR,
+272 NORDIC_BLE), the
 Bluetooth Core spec Vol 6 Part B §2.3 (advertising PDUs) and §3.1.1 (CRC-24), Vol 4 Part E §7.7.65.2
 (LE Advertising Report event), btsnoop (RFC 1761 layout; BlueZ `src/shared/btsnoop.h`).
 """
@@ -15,7 +16,10 @@ from scanner.ble.advert import PduKind
 LINKTYPE_BLE_LL: Final = 251
 LINKTYPE_BLE_LL_PHDR: Final = 256
 LINKTYPE_HCI_H4_PHDR: Final = 201
-PCAP_LINKTYPES: Final = frozenset({LINKTYPE_BLE_LL, LINKTYPE_BLE_LL_PHDR, LINKTYPE_HCI_H4_PHDR})
+LINKTYPE_NORDIC_BLE: Final = 272
+PCAP_LINKTYPES: Final = frozenset(
+    {LINKTYPE_BLE_LL, LINKTYPE_BLE_LL_PHDR, LINKTYPE_HCI_H4_PHDR, LINKTYPE_NORDIC_BLE}
+)
 
 PCAP_MAGIC_US: Final = 0xA1B2C3D4
 PCAP_MAGIC_NS: Final = 0xA1B23C4D
@@ -41,6 +45,14 @@ PHDR_SIGNAL_VALID: Final = 0x0002
 PHDR_NOISE_VALID: Final = 0x0004
 PHDR_CRC_CHECKED: Final = 0x0400
 PHDR_CRC_VALID: Final = 0x0800
+
+# nRF Sniffer for Bluetooth LE (LINKTYPE_NORDIC_BLE), as Wireshark's packet-nordic_ble.c
+# documents it: header version 0 starts with the marker 0xBEEF, versions 1-3 with a board id.
+NORDIC_LEGACY_MARKER: Final = b"\xbe\xef"
+NORDIC_EVENT_PACKET: Final = 0x06  # versions 0-2: any packet; version 3: data channel only
+NORDIC_EVENT_PACKET_ADV: Final = 0x02  # version 3: advertising channel packet
+NORDIC_FLAG_CRC_OK: Final = 0x01
+NORDIC_EVENT_LEN: Final = 10  # packet length, flags, channel, RSSI, event counter, time
 
 HCI_EVENT_PKT: Final = 0x04
 HCI_LE_META: Final = 0x3E
@@ -74,49 +86,6 @@ HCI_EVENT_KIND: Final[tuple[PduKind, ...]] = (
     PduKind.ADV_IND, PduKind.ADV_DIRECT_IND, PduKind.ADV_SCAN_IND, PduKind.ADV_NONCONN_IND,
     PduKind.SCAN_RSP,
 )  # fmt: skip
-
-# BLE CRC-24: polynomial x^24+x^10+x^9+x^6+x^4+x^3+x+1, shifted in LSB first (Core Vol 6 Part B
-# §3.1.1). In the LSB-first register the feedback mask is 0xDA6000; the init value 0x555555 is
-# loaded bit-reversed per byte, and the result goes on air little-endian.
-_CRC_FEEDBACK: Final = 0xDA6000
-
-
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for i in range(256):
-        state = i
-        for _ in range(8):
-            state = (state >> 1) ^ (_CRC_FEEDBACK if state & 1 else 0)
-        table.append(state)
-    return tuple(table)
-
-
-_CRC_TABLE: Final = _crc_table()
-
-
-def _reverse_byte(b: int) -> int:
-    return int(f"{b:08b}"[::-1], 2)
-
-
-def crc_register_init(init: int = 0x555555) -> int:
-    """The spec's CRC init value as the LSB-first register holds it."""
-    return (
-        _reverse_byte(init & 0xFF)
-        | _reverse_byte((init >> 8) & 0xFF) << 8
-        | _reverse_byte((init >> 16) & 0xFF) << 16
-    )
-
-
-_ADV_CRC_INIT: Final = crc_register_init()
-
-
-def ble_crc24(pdu: bytes, init: int = _ADV_CRC_INIT) -> bytes:
-    """CRC-24 over an advertising PDU (header + payload), as the 3 bytes that follow it on air."""
-    state = init
-    table = _CRC_TABLE
-    for byte in pdu:
-        state = (state >> 8) ^ table[(state ^ byte) & 0xFF]
-    return state.to_bytes(3, "little")
 
 
 def address_bytes(address: str) -> bytes:

@@ -3,6 +3,12 @@
 A report is a tuple `(kind, address, rssi_dbm, data)`. Decoders return one report, a list of
 reports (HCI events may carry several), or an int status (`NOT_ADVERT`, `CORRUPT`, `CRC_FAILED`)
 so the container loops can count without allocating.
+
+CRC (docs/protocol.md §6: only CRC-valid frames count): a frame the sniffer checked is taken at its
+word (PHDR "CRC checked" + "CRC valid", nRF Sniffer's "CRC OK"); any other frame that carries its
+CRC is verified here (`CrcCheck`), before its PDU type is even looked at, so a bit error can
+neither invent a device nor turn an advert into something else. A frame without its CRC (a
+sniffer that strips it) is accepted and counted in `CrcCheck.absent`.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import struct
 from typing import Final
 
 from scanner.ble.advert import PduKind
+from scanner.sources.replay.crc import CrcCheck
 from scanner.sources.replay.formats import (
     ADV_ACCESS_ADDRESS,
     HCI_EVENT_KIND,
@@ -56,29 +63,55 @@ def address_str(le6: bytes) -> str:
     return s
 
 
-def decode_ll(buf: bytes, off: int, end: int, phdr: bool) -> Decoded:
-    """A LINKTYPE 251 frame (access address first) or 256 frame (10-byte PHDR first)."""
+def decode_ll(buf: bytes, off: int, end: int, phdr: bool, crc: CrcCheck | None) -> Decoded:
+    """A LINKTYPE 251 frame (access address first) or 256 frame (10-byte PHDR first).
+
+    `crc` verifies frames whose CRC nobody checked (None: trust every frame, tests only).
+    """
     rssi: int | None = None
     if phdr:
         if end - off < 10:
             return CORRUPT
         _ch, signal, _noise, _aao, _ref, flags = _PHDR.unpack_from(buf, off)
-        if flags & _CRC_BAD_MASK == PHDR_CRC_CHECKED:
-            return CRC_FAILED  # docs/protocol.md §6: drop frames the sniffer saw fail their CRC
+        if flags & PHDR_CRC_CHECKED:
+            if not flags & PHDR_CRC_VALID:
+                return CRC_FAILED
+            crc = None  # the sniffer checked it
         if flags & PHDR_SIGNAL_VALID:
             rssi = signal
         off += 10
+    return decode_adv_pdu(buf, off, end, rssi, crc)
+
+
+def decode_adv_pdu(
+    buf: bytes, off: int, end: int, rssi: int | None, crc: CrcCheck | None
+) -> Decoded:
+    """Access address, PDU and (unless stripped) CRC; `crc` None when the capture checked it."""
     if end - off < 6:
         return CORRUPT
     aa, h0, plen = _LL.unpack_from(buf, off)
     if aa != ADV_ACCESS_ADDRESS:
         return NOT_ADVERT  # a data-channel packet
+    p = off + 6
+    if p + plen > end:
+        return CORRUPT  # the PDU itself must be whole
+    if crc is not None:
+        # The link types put the CRC in the frame's last 3 bytes. A frame exactly 3 bytes short
+        # comes from a sniffer that strips it (no single bit error in the length makes one);
+        # any other disagreement between length and frame is damage.
+        stop = p + plen + 3
+        if stop == end:
+            if not crc.ok(buf[off + 4 : stop]):
+                return CRC_FAILED
+            crc.verified += 1
+        elif p + plen == end:
+            crc.absent += 1
+        else:
+            return CORRUPT
     kind = LL_PDU_KIND[h0 & 0x0F]
     if kind is None:
         return NOT_ADVERT  # SCAN_REQ, CONNECT_IND, extended advertising headers
-    p = off + 6
-    # The CRC (3 bytes) may be missing when a sniffer strips it; the PDU itself must be whole.
-    if plen < 6 or p + plen > end:
+    if plen < 6:
         return CORRUPT
     adva = address_str(buf[p : p + 6])
     if kind is _ADV_DIRECT:

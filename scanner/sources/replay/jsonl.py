@@ -17,7 +17,7 @@ from typing import IO, Any, Final
 
 from scanner.ble.advert import PduKind
 from scanner.sources.replay import formats as cf
-from scanner.sources.replay.merge import Merger, Row
+from scanner.sources.replay.merge import Batch, Merger, Row
 
 _PDU_BY_NAME: Final = {k.value: k for k in PduKind}
 _SKIP: Final = "skip"
@@ -29,7 +29,7 @@ _LL_PDU, _HCI_EVT = "advertising_header_pdu_type", "le_advts_event_type"
 _ADV_RAW, _RSP_RAW = "eir_ad_advertising_data_raw", "scan_responce_data_raw"  # sic (Wireshark)
 
 
-def jsonl_batches(f: IO[bytes], merger: Merger) -> Iterator[list[Row]]:
+def jsonl_batches(f: IO[bytes], merger: Merger) -> Iterator[Batch]:
     stats = merger.stats
     try:
         with f:
@@ -50,6 +50,8 @@ def jsonl_batches(f: IO[bytes], merger: Merger) -> Iterator[list[Row]]:
                 t, addr, rssi, adv, rsp, pdu = row
                 if rsp is not None:
                     merger.adverts += 1  # already merged by whoever wrote the line
+                    if rssi is None:
+                        merger.no_rssi += 1
                     if merger.feed is not None:
                         merger.feed(t, addr, rssi, adv, rsp)
                     else:

@@ -24,6 +24,7 @@ BATCH_ROWS: Final = 4096
 
 Row = tuple[float, str, int | None, bytes, bytes | None, PduKind]
 Feed = Callable[[float, str, int | None, bytes, bytes | None], None]
+OnDrop = Callable[[float], None]
 _SCAN_RSP: Final = PduKind.SCAN_RSP
 _NONCONN: Final = PduKind.ADV_NONCONN_IND
 
@@ -39,32 +40,60 @@ class ReplayStats:
     scan_responses_merged: int = 0
     orphan_scan_responses: int = 0
     skipped_corrupt: int = 0
-    crc_failed: int = 0
+    crc_failed: int = 0  # frames dropped: the sniffer said, or our CRC-24 found, the CRC bad
+    crc_verified: int = 0  # frames whose CRC nobody had checked, verified by the reader
+    crc_absent: int = 0  # frames without their CRC (the sniffer stripped it): unchecked
+    rssi_missing: int = 0  # adverts without RSSI (no PHDR signal, HCI 127, JSON null)
     non_advert: int = 0
     truncated: bool = False
     bytes_read: int = 0
+
+
+class Batch(list[Row]):
+    """Rows, plus the CRC failures among them: (index of the row they preceded, time)."""
+
+    __slots__ = ("drops",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drops: list[tuple[int, float]] = []
 
 
 class Merger:
     """Turns decoded reports into rows, merging scan responses; collects rows in `out`."""
 
     __slots__ = (
-        "adverts", "batch", "fast_records", "feed", "last", "limit", "merged", "orphans", "out",
-        "stats",
+        "adverts", "batch", "crc_failed", "fast_records", "feed", "last", "limit", "merged",
+        "no_rssi", "on_drop", "orphans", "out", "stats",
     )  # fmt: skip
 
     def __init__(
-        self, stats: ReplayStats, batch: int = BATCH_ROWS, feed: Feed | None = None
+        self,
+        stats: ReplayStats,
+        batch: int = BATCH_ROWS,
+        feed: Feed | None = None,
+        on_drop: OnDrop | None = None,
     ) -> None:
         self.stats = stats
         self.batch = batch
-        # With `feed`, rows go straight to it (t, address, rssi, adv, scan_rsp) instead of `out`.
+        # With `feed`, rows go straight to it (t, address, rssi, adv, scan_rsp) instead of `out`,
+        # and CRC failures to `on_drop(t)`; without, both wait in the batch (`Batch.drops`).
         self.feed = feed
-        self.out: list[Row] = []
+        self.on_drop = on_drop
+        self.out = Batch()
         # address -> (t, adv data, kind) of its latest scannable advert
         self.last: dict[str, tuple[float, bytes, PduKind]] = {}
         self.limit = PRUNE_AT
         self.adverts = self.merged = self.orphans = self.fast_records = 0
+        self.crc_failed = self.no_rssi = 0
+
+    def drop(self, t: float) -> None:
+        """A frame at `t` failed its CRC: counted, and kept in order with the rows around it."""
+        self.crc_failed += 1
+        if self.on_drop is not None:
+            self.on_drop(t)
+        else:
+            self.out.drops.append((len(self.out), t))
 
     def add(self, t: float, r: Report | list[Report]) -> None:
         if isinstance(r, list):
@@ -75,6 +104,8 @@ class Merger:
 
     def add_one(self, t: float, kind: PduKind, addr: str, rssi: int | None, data: bytes) -> None:
         self.adverts += 1
+        if rssi is None:
+            self.no_rssi += 1
         row: Row
         if kind is _SCAN_RSP:
             prev = self.last.get(addr)
@@ -102,9 +133,9 @@ class Merger:
             del last[addr]
         self.limit = max(PRUNE_AT, 2 * len(last))
 
-    def take(self) -> list[Row]:
+    def take(self) -> Batch:
         out = self.out
-        self.out = []
+        self.out = Batch()
         return out
 
     def flush_stats(self) -> None:
@@ -112,4 +143,6 @@ class Merger:
         st.adverts += self.adverts
         st.scan_responses_merged += self.merged
         st.orphan_scan_responses += self.orphans
-        self.adverts = self.merged = self.orphans = 0
+        st.crc_failed += self.crc_failed
+        st.rssi_missing += self.no_rssi
+        self.adverts = self.merged = self.orphans = self.crc_failed = self.no_rssi = 0

@@ -14,7 +14,9 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final
 
+from scanner.errors import ScannerError
 from scanner.sources.replay import formats as cf
+from scanner.sources.replay.crc import CrcCheck
 from scanner.sources.replay.fast_pcap import pcap_ll_loop
 from scanner.sources.replay.frames import (
     CRC_FAILED,
@@ -24,9 +26,10 @@ from scanner.sources.replay.frames import (
     decode_hci_h4,
     decode_ll,
 )
+from scanner.sources.replay.nordic import decode_nordic
 
 if TYPE_CHECKING:
-    from scanner.sources.replay.merge import Merger, Row
+    from scanner.sources.replay.merge import Batch, Merger
 
 FrameDecoder = Callable[[bytes, int, int], Decoded]
 Header = Callable[[int], "tuple[float, int, int, FrameDecoder] | None"]
@@ -36,16 +39,8 @@ _MAX_RECORD: Final = 65535 + 8  # no supported link type carries frames this lar
 U32 = {"<": struct.Struct("<I"), ">": struct.Struct(">I")}
 
 
-class ReplayError(OSError):
+class ReplayError(ScannerError, OSError):
     """A file that is not a capture this reader knows, or cannot be read at all."""
-
-
-def _ll251(buf: bytes, off: int, end: int) -> Decoded:
-    return decode_ll(buf, off, end, False)
-
-
-def _ll256(buf: bytes, off: int, end: int) -> Decoded:
-    return decode_ll(buf, off, end, True)
 
 
 def _h4_phdr(buf: bytes, off: int, end: int) -> Decoded:
@@ -56,11 +51,24 @@ def not_advert(buf: bytes, off: int, end: int) -> Decoded:
     return NOT_ADVERT
 
 
-PCAP_DECODERS: Final[dict[int, FrameDecoder]] = {
-    cf.LINKTYPE_BLE_LL: _ll251,
-    cf.LINKTYPE_BLE_LL_PHDR: _ll256,
-    cf.LINKTYPE_HCI_H4_PHDR: _h4_phdr,
-}
+def frame_decoder(linktype: int, crc: CrcCheck) -> FrameDecoder | None:
+    """The decoder for a pcap/pcapng link type, verifying unchecked CRCs with `crc`."""
+    if linktype == cf.LINKTYPE_BLE_LL:
+        return lambda buf, off, end: decode_ll(buf, off, end, False, crc)
+    if linktype == cf.LINKTYPE_BLE_LL_PHDR:
+        return lambda buf, off, end: decode_ll(buf, off, end, True, crc)
+    if linktype == cf.LINKTYPE_NORDIC_BLE:
+        return decode_nordic
+    if linktype == cf.LINKTYPE_HCI_H4_PHDR:
+        return _h4_phdr
+    return None
+
+
+def flush_crc(crc: CrcCheck, merger: Merger) -> None:
+    stats = merger.stats
+    stats.crc_verified += crc.verified
+    stats.crc_absent += crc.absent
+    crc.verified = crc.absent = 0
 
 
 def _records(
@@ -69,7 +77,7 @@ def _records(
     merger: Merger,
     header: Header,
     fast: FastLoop | None = None,
-) -> Iterator[list[Row]]:
+) -> Iterator[Batch]:
     """The shared record loop, yielding batches of merged rows.
 
     `header(off)` gives (t, data start, next offset, decoder) or None for a bad header; `fast`,
@@ -77,7 +85,7 @@ def _records(
     """
     stats = merger.stats
     n = len(buf)
-    records = corrupt = crc = other = 0
+    records = corrupt = other = 0
     out = merger.out
     try:
         while off < n:
@@ -108,7 +116,7 @@ def _records(
                 if r == NOT_ADVERT:
                     other += 1
                 elif r == CRC_FAILED:
-                    crc += 1
+                    merger.drop(t)
                 else:
                     corrupt += 1
             else:
@@ -118,13 +126,12 @@ def _records(
                     stats.records = records + merger.fast_records
                     yield merger.take()
                     out = merger.out
-        if out:
+        if out or out.drops:
             yield merger.take()
     finally:
         stats.bytes_read = min(off, n)
         stats.records = records + merger.fast_records
         stats.skipped_corrupt += corrupt
-        stats.crc_failed += crc
         stats.non_advert += other
         merger.flush_stats()
 
@@ -139,7 +146,7 @@ def _resync(pos: int, n: int, header: Header) -> int:
     return n
 
 
-def open_pcap(buf: bytes, merger: Merger, fast: bool = True) -> Iterator[list[Row]]:
+def open_pcap(buf: bytes, merger: Merger, fast: bool = True) -> Iterator[Batch]:
     stats = merger.stats
     if len(buf) < 24:
         stats.truncated = True
@@ -147,9 +154,12 @@ def open_pcap(buf: bytes, merger: Merger, fast: bool = True) -> Iterator[list[Ro
     bo = "<" if U32["<"].unpack_from(buf)[0] in (cf.PCAP_MAGIC_US, cf.PCAP_MAGIC_NS) else ">"
     magic, _maj, _min, _zone, _sig, _snaplen, linktype = struct.unpack_from(bo + "IHHiIII", buf)
     linktype &= 0x0FFFFFFF  # the upper bits carry FCS information
-    decode = PCAP_DECODERS.get(linktype)
+    crc = CrcCheck()
+    decode = frame_decoder(linktype, crc)
     if decode is None:
-        raise ReplayError(f"pcap link type {linktype} is not a Bluetooth LE capture (251/256/201)")
+        raise ReplayError(
+            f"pcap link type {linktype} is not a Bluetooth LE capture (251/256/272/201)"
+        )
     stats.linktype = linktype
     scale = 1_000_000_000 if magic == cf.PCAP_MAGIC_NS else 1_000_000
     inv = 1.0 / scale
@@ -165,12 +175,19 @@ def open_pcap(buf: bytes, merger: Merger, fast: bool = True) -> Iterator[list[Ro
         return (sec + frac * inv, off + 16, off + 16 + incl, decode)
 
     loop = None
-    if fast and bo == "<" and linktype != cf.LINKTYPE_HCI_H4_PHDR:
-        loop = pcap_ll_loop(merger, phdr=linktype == cf.LINKTYPE_BLE_LL_PHDR, scale=scale)
-    return _records(buf, 24, merger, header, loop)
+    if fast and bo == "<" and linktype in (cf.LINKTYPE_BLE_LL, cf.LINKTYPE_BLE_LL_PHDR):
+        loop = pcap_ll_loop(merger, phdr=linktype == cf.LINKTYPE_BLE_LL_PHDR, scale=scale, crc=crc)
+    return _with_crc(_records(buf, 24, merger, header, loop), crc, merger)
 
 
-def open_btsnoop(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
+def _with_crc(batches: Iterator[Batch], crc: CrcCheck, merger: Merger) -> Iterator[Batch]:
+    try:
+        yield from batches
+    finally:
+        flush_crc(crc, merger)
+
+
+def open_btsnoop(buf: bytes, merger: Merger) -> Iterator[Batch]:
     stats = merger.stats
     if len(buf) < 16:
         stats.truncated = True

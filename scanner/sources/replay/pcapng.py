@@ -12,23 +12,25 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
 from scanner.sources.replay import formats as cf
+from scanner.sources.replay.crc import CrcCheck
 from scanner.sources.replay.frames import CRC_FAILED, NOT_ADVERT
 from scanner.sources.replay.pcap import (
-    PCAP_DECODERS,
     U32,
     FrameDecoder,
     ReplayError,
+    flush_crc,
+    frame_decoder,
     not_advert,
 )
 
 if TYPE_CHECKING:
-    from scanner.sources.replay.merge import Merger, Row
+    from scanner.sources.replay.merge import Batch, Merger
 
 
 _PCAPNG_BLOCKS: Final = frozenset({1, 2, 3, 4, 5, 6, 9, 10, cf.PCAPNG_SHB})
 
 
-def open_pcapng(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
+def open_pcapng(buf: bytes, merger: Merger) -> Iterator[Batch]:
     if len(buf) < 12:
         merger.stats.truncated = True
         return iter(())
@@ -67,10 +69,16 @@ def _block_len(buf: bytes, off: int, bo: str, known_only: bool = False) -> int |
     return total
 
 
-def _interface(buf: bytes, off: int, end: int, bo: str) -> tuple[FrameDecoder, float, int]:
+# Per interface: decoder, seconds per tick, ticks per second when that is a whole number (exact
+# time stamps: whole seconds and the fraction apart), offset in seconds.
+Interface = tuple[FrameDecoder, float, int, int]
+
+
+def _interface(buf: bytes, off: int, end: int, bo: str, crc: CrcCheck) -> Interface:
     linktype = struct.unpack_from(bo + "H", buf, off + 8)[0]
-    decode = PCAP_DECODERS.get(linktype, not_advert)
+    decode = frame_decoder(linktype, crc) or not_advert
     tick, ts_offset = 1e-6, 0
+    per_s = 1_000_000
     p = off + 16
     while p + 4 <= end:
         code, length = struct.unpack_from(bo + "HH", buf, p)
@@ -79,19 +87,21 @@ def _interface(buf: bytes, off: int, end: int, bo: str) -> tuple[FrameDecoder, f
         if code == cf.PCAPNG_OPT_TSRESOL and length >= 1:
             v = buf[p + 4]
             tick = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -min(v, 30)
+            per_s = 10**v if not v & 0x80 and v <= 18 else 0
         elif code == 14 and length >= 8:  # if_tsoffset, seconds
             ts_offset = struct.unpack_from(bo + "q", buf, p + 4)[0]
         p += 4 + length + (-length % 4)
-    return decode, tick, ts_offset
+    return decode, tick, per_s, ts_offset
 
 
-def _pcapng_blocks(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
+def _pcapng_blocks(buf: bytes, merger: Merger) -> Iterator[Batch]:
     stats = merger.stats
     n = len(buf)
     off = 0
     bo = _shb_order(buf, 0) or "<"
-    ifaces: list[tuple[FrameDecoder, float, int]] = []
-    records = corrupt = crc = other = 0
+    ifaces: list[Interface] = []
+    crc = CrcCheck()
+    records = corrupt = other = 0
     last_t = 0.0
     try:
         while off < n:
@@ -112,7 +122,7 @@ def _pcapng_blocks(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
                 ifaces = []  # interface ids are per section
             elif btype == cf.PCAPNG_IDB:
                 if off + 16 <= end:
-                    ifaces.append(_interface(buf, off, end, bo))
+                    ifaces.append(_interface(buf, off, end, bo, crc))
                     if stats.linktype is None:
                         stats.linktype = struct.unpack_from(bo + "H", buf, off + 8)[0]
             elif btype in (cf.PCAPNG_EPB, cf.PCAPNG_SPB):
@@ -130,15 +140,20 @@ def _pcapng_blocks(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
                 if ifid >= len(ifaces) or start + cap > end:
                     corrupt += 1
                 else:
-                    decode, tick, ts_offset = ifaces[ifid]
+                    decode, tick, per_s, ts_offset = ifaces[ifid]
                     if tsh >= 0:
-                        last_t = ((tsh << 32) | tsl) * tick + ts_offset
+                        ticks = (tsh << 32) | tsl
+                        if per_s:
+                            sec, frac = divmod(ticks, per_s)
+                            last_t = sec + ts_offset + frac * tick
+                        else:
+                            last_t = ticks * tick + ts_offset
                     r = decode(buf, start, start + cap)
                     if isinstance(r, int):
                         if r == NOT_ADVERT:
                             other += 1
                         elif r == CRC_FAILED:
-                            crc += 1
+                            merger.drop(last_t)
                         else:
                             corrupt += 1
                     else:
@@ -148,12 +163,12 @@ def _pcapng_blocks(buf: bytes, merger: Merger) -> Iterator[list[Row]]:
                             stats.records = records
                             yield merger.take()
             off += total
-        if merger.out:
+        if merger.out or merger.out.drops:
             yield merger.take()
     finally:
         stats.bytes_read = min(off, n)
         stats.records = records
         stats.skipped_corrupt += corrupt
-        stats.crc_failed += crc
         stats.non_advert += other
         merger.flush_stats()
+        flush_crc(crc, merger)

@@ -3,8 +3,11 @@
 Formats (detected from the first bytes, not the file name):
 - pcap (both byte orders, micro- and nanosecond) and pcapng (SHB/IDB/EPB/SPB, both byte orders,
   per-interface link type and time resolution) with link types 251 (BLE LL), 256 (BLE LL with
-  PHDR: RSSI from the signal field; frames whose CRC was checked and failed are dropped and
-  counted, docs/protocol.md §6) and 201 (HCI H4 with PHDR);
+  PHDR: RSSI from the signal field), 272 (nRF Sniffer, header versions 0-3: RSSI and CRC status
+  from its header) and 201 (HCI H4 with PHDR). Only CRC-valid frames count (docs/protocol.md
+  §6): a frame the sniffer flagged bad is dropped, and one whose CRC nobody checked is verified
+  here (`scanner.sources.replay.crc`); drops are counted, with their time, so each window's
+  health says how many it lost;
 - btsnoop datalink 1002 (H4, Android's HCI snoop log), 1001 (raw HCI) and 2001 (Linux monitor,
   `btmon -w`), LE Advertising Reports (legacy 0x02 and extended 0x0D);
 - the project's JSONL (layout in `scanner.sources.replay.write`).
@@ -34,7 +37,16 @@ from typing import TYPE_CHECKING, Any, Final
 from scanner.ble.advert import RawAdvert
 from scanner.sources.replay import formats as cf
 from scanner.sources.replay.jsonl import jsonl_batches
-from scanner.sources.replay.merge import BATCH_ROWS, MERGE_WINDOW_S, Feed, Merger, ReplayStats, Row
+from scanner.sources.replay.merge import (
+    BATCH_ROWS,
+    MERGE_WINDOW_S,
+    Batch,
+    Feed,
+    Merger,
+    OnDrop,
+    ReplayStats,
+    Row,
+)
 from scanner.sources.replay.pcap import ReplayError, open_btsnoop, open_pcap
 from scanner.sources.replay.pcapng import open_pcapng
 
@@ -42,8 +54,8 @@ if TYPE_CHECKING:
     from scanner.counting.pipeline import Pipeline
 
 __all__ = [
-    "MERGE_WINDOW_S", "ReplayError", "ReplayStats", "Row", "detect_format", "iter_batches",
-    "read_capture", "replay_into",
+    "MERGE_WINDOW_S", "Batch", "ReplayError", "ReplayStats", "Row", "detect_format",
+    "iter_batches", "read_capture", "replay_into",
 ]  # fmt: skip
 
 _PCAP_MAGICS: Final = (
@@ -81,17 +93,19 @@ def iter_batches(
     batch: int = BATCH_ROWS,
     fast: bool = True,
     feed: Feed | None = None,
-) -> Iterator[list[Row]]:
+    on_drop: OnDrop | None = None,
+) -> Iterator[Batch]:
     """Batches of rows `(t, address, rssi_dbm, adv, scan_rsp, pdu)` in file order.
 
     Raises ReplayError at once (not while iterating) for a file that is not a capture.
     `fast=False` disables the pcap fast loop (tests compare both paths). With `feed`, rows are
-    passed to it as they are decoded and the batches come back empty.
+    passed to it as they are decoded and the batches come back empty; with `on_drop`, so are
+    the times of frames that failed their CRC (else they come in `Batch.drops`).
     """
     stats = stats if stats is not None else ReplayStats()
     fmt = detect_format(path)
     stats.format = fmt
-    merger = Merger(stats, batch, feed)
+    merger = Merger(stats, batch, feed, on_drop)
     if fmt == "jsonl":
         return jsonl_batches(_open_text(path), merger)
     buf = _load(path)
@@ -110,7 +124,7 @@ def read_capture(path: str | Path, *, stats: ReplayStats | None = None) -> Itera
     return _adverts(iter_batches(path, stats=stats))
 
 
-def _adverts(batches: Iterator[list[Row]]) -> Iterator[RawAdvert]:
+def _adverts(batches: Iterator[Batch]) -> Iterator[RawAdvert]:
     for rows in batches:
         for row in rows:
             yield RawAdvert(*row)
@@ -121,7 +135,9 @@ def replay_into(
 ) -> ReplayStats:
     """Fast path: feed a whole capture into `pipeline.feed_raw` without building RawAdverts."""
     stats = stats if stats is not None else ReplayStats()
-    for _ in iter_batches(path, stats=stats, feed=pipeline.feed_raw):
+    for _ in iter_batches(
+        path, stats=stats, feed=pipeline.feed_raw, on_drop=pipeline.note_crc_failed
+    ):
         pass
     return stats
 

@@ -8,10 +8,11 @@ Each RawAdvert becomes the packet(s) a receiver would have captured: the adverti
 then, if `scan_rsp` is set, a separate SCAN_RSP at `t + SCAN_RSP_DELAY_S`, so readers see the two
 the way a host does and must merge them themselves.
 
-- pcap / pcapng, link type 251 (BLE LL) and 256 (BLE LL with the 10-byte PHDR): access address
-  0x8E89BED6, PDU header (type, TxAdd, length), AdvA little-endian, AdvData, a correct CRC-24.
-  The PHDR carries the RF channel, signal (when RSSI is known) and noise, and marks the frame
-  dewhitened and CRC checked + valid.
+- pcap / pcapng, link type 251 (BLE LL), 256 (BLE LL with the 10-byte PHDR) and 272 (nRF
+  Sniffer header, versions 0-3): access address 0x8E89BED6, PDU header (type, TxAdd, length),
+  AdvA little-endian, AdvData, a correct CRC-24 (frame layouts in `encode`). The PHDR carries the
+  RF channel, signal (when RSSI is known) and noise, and marks the frame dewhitened and CRC
+  checked + valid (or, with `crc_checked=False`, not checked, as SDR sniffers write it).
 - pcap / pcapng, link type 201 and btsnoop 1002 (H4) / 2001 (Linux monitor): HCI LE Meta event
   0x3E, subevent 0x02 (legacy advertising report) with event type, address type, address, data
   and RSSI (127 when unknown). btsnoop 2001 starts with a "new index" record for hci0.
@@ -26,6 +27,7 @@ the way a host does and must merge them themselves.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -33,21 +35,23 @@ from types import TracebackType
 from typing import BinaryIO, Final, Literal
 
 from scanner.ble.advert import PduKind, RawAdvert
+from scanner.sources.replay.encode import (
+    AddressType,
+    hci_adv_report,
+    le_phdr,
+    ll_packet,
+    nordic_header,
+)
 from scanner.sources.replay.formats import (
-    ADV_ACCESS_ADDRESS,
     BTSNOOP_EPOCH_US,
     BTSNOOP_H4,
     BTSNOOP_MAGIC,
     BTSNOOP_MONITOR,
     HCI_EVENT_PKT,
-    HCI_EVENT_TYPE,
-    HCI_LE_META,
-    HCI_RSSI_UNAVAILABLE,
-    LE_ADV_REPORT,
     LINKTYPE_BLE_LL,
     LINKTYPE_BLE_LL_PHDR,
     LINKTYPE_HCI_H4_PHDR,
-    LL_PDU_TYPE,
+    LINKTYPE_NORDIC_BLE,
     MONITOR_EVENT,
     MONITOR_NEW_INDEX,
     PCAP_MAGIC_NS,
@@ -57,73 +61,23 @@ from scanner.sources.replay.formats import (
     PCAPNG_IDB,
     PCAPNG_OPT_TSRESOL,
     PCAPNG_SHB,
-    PHDR_CRC_CHECKED,
-    PHDR_CRC_VALID,
-    PHDR_DEWHITENED,
-    PHDR_NOISE_VALID,
-    PHDR_SIGNAL_VALID,
-    address_bytes,
-    ble_crc24,
 )
 
 Format = Literal["pcap", "pcapng", "btsnoop", "jsonl"]
-AddressType = Literal["public", "random"]
 ByteOrder = Literal["<", ">"]
 AddressTypeFor = AddressType | Callable[[RawAdvert], AddressType]
 # A scan response follows its advert after T_IFS (150 us) + the SCAN_REQ; 0.5 ms is typical.
 SCAN_RSP_DELAY_S: Final = 0.0005
-NOISE_DBM: Final = -95
 _DEFAULT_LINKTYPE: Final[dict[str, int]] = {"pcap": 256, "pcapng": 256, "btsnoop": BTSNOOP_H4}
-_LL_TYPES: Final = (LINKTYPE_BLE_LL, LINKTYPE_BLE_LL_PHDR)
+_LL_TYPES: Final = (LINKTYPE_BLE_LL, LINKTYPE_BLE_LL_PHDR, LINKTYPE_NORDIC_BLE)
 _HCI_TYPES: Final = (LINKTYPE_HCI_H4_PHDR, BTSNOOP_H4, BTSNOOP_MONITOR)
 _LINKTYPES_FOR: Final[dict[str, tuple[int, ...]]] = {
-    "pcap": (LINKTYPE_BLE_LL, LINKTYPE_BLE_LL_PHDR, LINKTYPE_HCI_H4_PHDR),
-    "pcapng": (LINKTYPE_BLE_LL, LINKTYPE_BLE_LL_PHDR, LINKTYPE_HCI_H4_PHDR),
+    "pcap": (LINKTYPE_BLE_LL, LINKTYPE_BLE_LL_PHDR, LINKTYPE_HCI_H4_PHDR, LINKTYPE_NORDIC_BLE),
+    "pcapng": (LINKTYPE_BLE_LL, LINKTYPE_BLE_LL_PHDR, LINKTYPE_HCI_H4_PHDR, LINKTYPE_NORDIC_BLE),
     "btsnoop": (BTSNOOP_H4, BTSNOOP_MONITOR),
 }
 _ADV_CHANNELS: Final = (37, 38, 39)
-_RF_CHANNEL: Final = {37: 0, 38: 12, 39: 39}  # advertising channel index -> RF channel
-
-
-def ll_packet(kind: PduKind, address: str, data: bytes, *, address_type: AddressType) -> bytes:
-    """Access address + advertising PDU + CRC-24, as a BLE sniffer captures it (link type 251)."""
-    pdu_type = LL_PDU_TYPE[kind]
-    adva = address_bytes(address)
-    payload = adva + (bytes(6) if kind is PduKind.ADV_DIRECT_IND else data)
-    if len(payload) > 255:
-        raise ValueError("advertising PDU payload longer than 255 bytes")
-    tx_add = 0x40 if address_type == "random" else 0
-    pdu = bytes((pdu_type | tx_add, len(payload))) + payload
-    return ADV_ACCESS_ADDRESS.to_bytes(4, "little") + pdu + ble_crc24(pdu)
-
-
-def le_phdr(channel: int, rssi_dbm: int | None, *, crc_valid: bool = True) -> bytes:
-    """The 10-byte LINKTYPE 256 PHDR: channel, signal, noise, AA offenses, ref AA, flags."""
-    flags = (
-        PHDR_DEWHITENED | PHDR_NOISE_VALID | PHDR_CRC_CHECKED | (PHDR_CRC_VALID if crc_valid else 0)
-    )
-    signal = 0
-    if rssi_dbm is not None:
-        flags |= PHDR_SIGNAL_VALID
-        signal = max(-128, min(127, rssi_dbm))
-    return struct.pack("<BbbBIH", _RF_CHANNEL[channel], signal, NOISE_DBM, 0, 0, flags)
-
-
-def hci_adv_report(
-    kind: PduKind, address: str, data: bytes, rssi_dbm: int | None, *, address_type: AddressType
-) -> bytes:
-    """HCI LE Meta event / LE Advertising Report with one report, without the H4 type byte."""
-    rssi = HCI_RSSI_UNAVAILABLE if rssi_dbm is None else max(-127, min(20, rssi_dbm))
-    body = (
-        bytes((LE_ADV_REPORT, 1, HCI_EVENT_TYPE[kind], 1 if address_type == "random" else 0))
-        + address_bytes(address)
-        + bytes((len(data),))
-        + data
-        + struct.pack("b", rssi)
-    )
-    if len(body) > 255:
-        raise ValueError("advertising data too long for a legacy HCI advertising report")
-    return bytes((HCI_LE_META, len(body))) + body
+_O_BINARY: Final = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 
 def _packets(advert: RawAdvert) -> list[tuple[float, PduKind, bytes]]:
@@ -148,6 +102,10 @@ class CaptureWriter:
         nanosecond: pcap with nanosecond time stamps (magic 0xA1B23C4D); pcapng if_tsresol 9.
         byte_order: "<" (little-endian, the default) or ">" for pcap/pcapng headers.
         channel: advertising channel 37/38/39 for LL link types; None rotates 37, 38, 39.
+        crc_checked: link type 256 only: False leaves the PHDR's "CRC checked" flag clear.
+        nordic_version: link type 272 only: the nRF Sniffer header version (0-3).
+        private: create the file exclusively (never overwrite) and readable by its owner only
+            (0600), for records of live scans (they hold identifiers).
     """
 
     def __init__(
@@ -159,6 +117,9 @@ class CaptureWriter:
         nanosecond: bool = False,
         byte_order: ByteOrder = "<",
         channel: int | None = None,
+        crc_checked: bool = True,
+        nordic_version: int = 3,
+        private: bool = False,
     ) -> None:
         if fmt not in ("pcap", "pcapng", "btsnoop", "jsonl"):
             raise ValueError(f"unknown capture format {fmt!r}")
@@ -171,9 +132,15 @@ class CaptureWriter:
         self._ns = nanosecond
         self._bo = byte_order
         self._channel = channel
+        self._crc_checked = crc_checked
+        self._nordic_version = nordic_version
         self._n = 0
         self._need_index = False
-        self._f: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+        if private:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o600)
+            self._f: BinaryIO = os.fdopen(fd, "wb")
+        else:
+            self._f = open(path, "wb")  # noqa: SIM115 - closed in close()
         self.packets = 0
         self._header()
 
@@ -222,7 +189,13 @@ class CaptureWriter:
                 return pkt
             channel = self._channel or _ADV_CHANNELS[self._n % 3]
             self._n += 1
-            return le_phdr(channel, advert.rssi_dbm) + pkt
+            if lt == LINKTYPE_NORDIC_BLE:
+                head = nordic_header(
+                    self._nordic_version, len(pkt), channel=channel, rssi_dbm=advert.rssi_dbm,
+                    counter=self._n, time_us=_ticks(advert.t, 1_000_000),
+                )  # fmt: skip
+                return head + pkt
+            return le_phdr(channel, advert.rssi_dbm, crc_checked=self._crc_checked) + pkt
         event = hci_adv_report(kind, advert.address, data, advert.rssi_dbm, address_type=atype)
         if lt == LINKTYPE_HCI_H4_PHDR:
             return struct.pack(">I", 1) + bytes((HCI_EVENT_PKT,)) + event  # direction 1 = received
@@ -311,9 +284,12 @@ def write_capture(
     nanosecond: bool = False,
     byte_order: ByteOrder = "<",
     channel: int | None = None,
+    crc_checked: bool = True,
+    nordic_version: int = 3,
 ) -> int:
     """Write adverts to a new capture file in one call; returns how many were written."""
     with CaptureWriter(
-        path, fmt, linktype=linktype, nanosecond=nanosecond, byte_order=byte_order, channel=channel
-    ) as w:
+        path, fmt, linktype=linktype, nanosecond=nanosecond, byte_order=byte_order,
+        channel=channel, crc_checked=crc_checked, nordic_version=nordic_version,
+    ) as w:  # fmt: skip
         return w.write_all(adverts, address_type)

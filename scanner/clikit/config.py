@@ -1,21 +1,57 @@
-"""YAML config for the CLIs: keys are option names; click applies CLI > env > YAML > defaults."""
+"""YAML config for the CLIs: keys are option names; click applies CLI > env > YAML > defaults.
+
+Without `--config` (or `BZAUDIT_CONFIG`), the first existing file of the search path is used:
+`$XDG_CONFIG_HOME/bluezone-audit/<kind>.yaml` (default `~/.config/...`), then
+`/etc/bluezone-audit/<kind>.yaml`, where kind is `scanner` or `aggregator`. The working directory
+is deliberately not searched: a file picked up from wherever a command happens to run is how the
+same store once gave three different province figures.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
 
+META_KEY = "bzaudit.config"  # ctx.meta entry: the config file actually used (or None)
 
-def config_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+
+def search_path(kind: str, env: dict[str, str] | None = None) -> list[Path]:
+    """Where `bzscan` (kind "scanner") or `bzagg` ("aggregator") looks for its config file."""
+    env = dict(os.environ) if env is None else env
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return [Path(xdg) / "bluezone-audit" / f"{kind}.yaml", Path(f"/etc/bluezone-audit/{kind}.yaml")]
+
+
+def config_callback_for(kind: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
     """Eager `--config` callback: the YAML becomes click's default_map (below env and CLI)."""
-    if value is None:
-        return
-    assert isinstance(ctx.command, click.Command)
-    data = load_yaml_config(ctx, Path(value), command=ctx.command)
-    ctx.default_map = {**(ctx.default_map or {}), **data}
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is None and ctx.parent is not None:
+            return  # the search path is read once, by the root command, sections and all
+        path = (
+            Path(value)
+            if value is not None
+            else next((p for p in search_path(kind) if p.is_file()), None)
+        )
+        ctx.meta[META_KEY] = path
+        if path is None:
+            return
+        assert isinstance(ctx.command, click.Command)
+        data = load_yaml_config(ctx, path, command=ctx.command)
+        ctx.default_map = {**(ctx.default_map or {}), **data}
+
+    return callback
+
+
+def config_used(ctx: click.Context) -> Path | None:
+    """The config file this invocation read, if any (for "which files were used" lines)."""
+    found: Path | None = ctx.meta.get(META_KEY)
+    return found
 
 
 def load_yaml_config(ctx: click.Context, path: Path, *, command: click.Command) -> dict[str, Any]:
@@ -24,6 +60,8 @@ def load_yaml_config(ctx: click.Context, path: Path, *, command: click.Command) 
     Subcommand sections are nested mappings under the subcommand's name, as click's
     `default_map` expects (e.g. `doctor: {broker: ...}`).
     """
+    if not path.is_file():
+        raise click.BadParameter(f"{path} does not exist", param_hint="--config")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -55,7 +93,14 @@ def _check_keys(
         for opt in p.opts:
             if opt.startswith("--"):
                 names.setdefault(opt[2:].replace("-", "_"), p)
-    subs = command.commands if isinstance(command, click.Group) else {}
+    subs: dict[str, click.Command] = {}
+    if isinstance(command, click.Group):
+        # list_commands/get_command, not .commands: lazily loaded commands count too.
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                subs[name] = sub
     out: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = str(raw_key).replace("-", "_")

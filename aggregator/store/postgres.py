@@ -1,0 +1,295 @@
+"""The PostgreSQL store (the only psycopg on the aggregator), for several aggregators at once.
+
+Implements `WindowStore` (interface.py) with the SQLite store's semantics; the report SQL is
+queries.py's, translated (pg_schema.dialect). A batch is one transaction: its windows are
+COPYed into a temporary staging table and moved by one INSERT ... ON CONFLICT DO NOTHING that
+also adds their sums to the rollup (bench/ingest.py measures this against one multi-row
+INSERT from arrays). Row locks are taken in key order; a deadlock or serialization failure
+between two aggregators is retried, a lost connection is re-opened on the next call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from aggregator.store import pg_schema as pg
+from aggregator.store import queries as q
+from aggregator.store import rows
+from aggregator.store.delivery import NODE_DELIVERY_SQL
+from aggregator.store.interface import (
+    AddResult,
+    ClusterHour,
+    NodeHealth,
+    NodeState,
+    Reject,
+    RejectRow,
+    Status,
+    StoredWindow,
+    StoreError,
+)
+from aggregator.store.nodes import node_updates
+from scanner.estimation.params import EstimationParams
+from scanner.wire.schema import WindowReport
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = pg.MIGRATIONS[-1][0]
+_RETRIES = 5
+_TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+Write = Literal["copy", "unnest"]
+
+
+class PgStore:
+    """PostgreSQL store; one connection, used by one thread at a time."""
+
+    def __init__(
+        self, url: str, *, clock: Callable[[], float] = time.time, write: Write = "copy"
+    ) -> None:
+        self.url = url
+        self.where = _redact(url)
+        self._clock = clock
+        self._write = write
+        self.duplicates = 0
+        self._db: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._connect()
+
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        try:
+            db = psycopg.connect(self.url, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise self._open_error(exc) from exc
+        try:
+            self._migrate(db)
+            db.execute(pg.STAGING)
+            db.commit()
+        except BaseException as exc:
+            db.close()
+            if isinstance(exc, psycopg.Error):
+                raise self._open_error(exc) from exc
+            raise
+        self._db = db
+        return db
+
+    def _migrate(self, db: psycopg.Connection[tuple[Any, ...]]) -> None:
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (pg.MIGRATION_LOCK,))
+            db.execute(pg.MIGRATIONS_TABLE)
+            done = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
+            unknown = sorted(v for v in done if v > SCHEMA_VERSION)
+            if unknown:
+                raise StoreError(
+                    f"{self.where}: store schema {unknown[-1]}, expected {SCHEMA_VERSION}",
+                    where=self.where,
+                )
+            for version, statements in pg.MIGRATIONS:
+                if version not in done:
+                    for stmt in statements:
+                        db.execute(stmt)
+                    db.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                    log.info("%s: schema migration %d applied", self.where, version)
+
+    def _open_error(self, exc: psycopg.Error) -> StoreError:
+        return StoreError(
+            f"{self.where}: cannot open the store ({str(exc).strip()})",
+            where=self.where, retryable=isinstance(exc, psycopg.OperationalError),
+        )  # fmt: skip
+
+    def _conn(self) -> psycopg.Connection[tuple[Any, ...]]:
+        if self._db is None or self._db.closed or self._db.broken:
+            return self._connect()
+        return self._db
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        db = self._conn()
+        with db.transaction():
+            yield db
+
+    def _retrying(self, job: Callable[[psycopg.Connection[tuple[Any, ...]]], Any]) -> Any:
+        """Run `job` in one transaction; retry it after a deadlock or serialization failure
+        (the transaction was rolled back whole), map every other failure to StoreError."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._tx() as db:
+                    return job(db)
+            except _TRANSIENT as exc:
+                if attempt == _RETRIES - 1:
+                    raise StoreError(
+                        f"{self.where}: {exc}", where=self.where, retryable=True
+                    ) from exc
+                log.info("%s: %s; retrying the batch", self.where, type(exc).__name__)
+                time.sleep(0.01 * (attempt + 1))
+            except psycopg.Error as exc:
+                retry = isinstance(exc, psycopg.OperationalError)
+                raise StoreError(f"{self.where}: {exc}", where=self.where, retryable=retry) from exc
+        raise AssertionError("unreachable")
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def insert(self, report: WindowReport) -> bool:
+        return self.add_windows([report]).stored == 1
+
+    def add_windows(
+        self,
+        reports: Sequence[WindowReport],
+        rejects: Sequence[Reject] = (),
+        statuses: Sequence[Status] = (),
+        payloads: Sequence[str] | None = None,
+    ) -> AddResult:
+        """One transaction for a whole batch: windows (and rollup), rejects, statuses, nodes."""
+        now = self._clock()
+        flat = [
+            rows.window_row(r, now, None if payloads is None else payloads[i])
+            for i, r in enumerate(reports)
+        ]
+
+        def job(db: psycopg.Connection[tuple[Any, ...]]) -> list[WindowReport]:
+            fresh_keys = self._insert_windows(db, flat)
+            fresh = [r for r in reports if (r.node, r.window_start) in fresh_keys]
+            with db.cursor() as cur:
+                if rejects:
+                    cur.executemany(pg.REJECT_INSERT, [rows.reject_row(x) for x in rejects])
+                if reports:
+                    sites = {r.node: r.site for r in reports}
+                    names = sorted(sites)
+                    cur.execute(pg.LOCK_NODES, (names, [sites[n] for n in names]))
+                    known = {n: (last, gaps) for n, last, gaps in cur.execute(
+                        pg.KNOWN_NODES, (names,))}  # fmt: skip
+                    cur.executemany(pg.NODES_UPSERT, node_updates(fresh, reports, known, now))
+                if statuses:
+                    cur.executemany(
+                        pg.STATUS_UPSERT, [(n, site, st, at) for site, n, st, at in statuses]
+                    )
+                acks.update(self._acks(cur, {r.node: r.site for r in reports}))
+            return fresh
+
+        # In the batch's transaction, from the shared store: whichever aggregator of a share
+        # group took this batch acks what all of them committed.
+        acks: dict[str, tuple[str, int]] = {}
+        fresh: list[WindowReport] = self._retrying(job)
+        dups = len(reports) - len(fresh)
+        self.duplicates += dups
+        return AddResult(stored=len(fresh), duplicates=dups, acks=acks)
+
+    def _insert_windows(
+        self, db: psycopg.Connection[tuple[Any, ...]], flat: list[tuple[Any, ...]]
+    ) -> set[tuple[str, int]]:
+        if not flat:
+            return set()
+        with db.cursor() as cur:
+            if self._write == "copy":
+                with cur.copy(f"COPY staging ({pg.COLUMNS}) FROM STDIN") as copy:
+                    for row in flat:
+                        copy.write_row(row)
+                cur.execute(pg.INSERT_WITH_ROLLUP.format(source="SELECT * FROM staging"), ())
+                keys = {(n, int(w)) for n, w in cur.fetchall()}
+                return keys
+            columns = [list(c) for c in zip(*flat, strict=True)]
+            cur.execute(pg.INSERT_WITH_ROLLUP.format(source=pg.UNNEST_SOURCE), columns)
+            return {(n, int(w)) for n, w in cur.fetchall()}
+
+    @staticmethod
+    def _acks(cur: Any, sites: dict[str, str]) -> dict[str, tuple[str, int]]:
+        out = {}
+        for node in sorted(sites):
+            (h,) = cur.execute(pg.dialect(rows.CONTIGUOUS_SQL), {"node": node}).fetchone()
+            if h is not None:
+                cur.execute(pg.SET_ACK, (int(h), node))
+                out[node] = (sites[node], int(h))
+        return out
+
+    def bulk_insert_rows(self, flat: Iterable[Sequence[Any]], *, batch: int = 50_000) -> None:
+        """Flat rows in `windows` column order, one transaction per batch; no node bookkeeping,
+        duplicates ignored, the rollup kept as for any insert (benchmarks and bulk loads)."""
+        for chunk in rows.iter_batches(flat, batch):
+            self._retrying(functools.partial(self._insert_windows, flat=[tuple(r) for r in chunk]))
+
+    def add_rejects(self, rejects: Sequence[Reject]) -> None:
+        self.add_windows([], rejects)
+
+    def set_status(self, site: str, node: str, status: str) -> None:
+        self.add_windows([], statuses=[(site, node, status, self._clock())])
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _read(self, sql: str, binds: Any = None) -> list[tuple[Any, ...]]:
+        def job(db: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return db.execute(pg.dialect(sql), binds if binds is not None else {}).fetchall()
+
+        result: list[tuple[Any, ...]] = self._retrying(job)
+        return result
+
+    def clusters(
+        self,
+        params: EstimationParams,
+        *,
+        since: int,
+        until: int,
+        sites: list[str] | None = None,
+        by_hour: bool = False,
+    ) -> list[ClusterHour]:
+        cq = q.rollup_cluster_query if q.rollup_usable(params) else q.cluster_query
+        sql, binds = cq(params, since=since, until=until, sites=sites, by_hour=by_hour)
+        return [rows.cluster_hour(r) for r in self._read(sql, binds)]
+
+    def node_health(
+        self, params: EstimationParams, *, since: int, until: int, sites: list[str] | None = None
+    ) -> list[NodeHealth]:
+        nq = q.rollup_nodes_query if q.rollup_usable(params) else q.nodes_query
+        sql, binds = nq(params, since=since, until=until, sites=sites)
+        return [rows.node_health(r) for r in self._read(sql, binds)]
+
+    def site_counts(self) -> list[tuple[str, int]]:
+        return [(s, int(n)) for s, n in self._read(q.ROLLUP_SITES_SEEN_SQL)]
+
+    def nodes(self) -> list[NodeState]:
+        return [rows.node_state(r) for r in self._read(rows.NODE_STATE_SQL)]
+
+    def rejects(self) -> list[RejectRow]:
+        return rows.reject_rows(self._read(rows.REJECT_ROWS_SQL))
+
+    def windows(self, node: str | None = None) -> list[StoredWindow]:
+        where, binds = ("WHERE node = :node", {"node": node}) if node is not None else ("", {})
+        sql = f"SELECT {pg.COLUMNS} FROM windows {where} ORDER BY node, window_start"
+        return [rows.stored_window(r) for r in self._read(sql, binds)]
+
+    def windows_count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM windows")[0][0])
+
+    def highest_contiguous_seq(self, node: str) -> int | None:
+        value = self._read(rows.CONTIGUOUS_SQL, {"node": node})[0][0]
+        return None if value is None else int(value)
+
+    def node_delivery_rows(self) -> list[Any]:
+        return self._read(NODE_DELIVERY_SQL)
+
+    def check_writable(self) -> None:
+        self._retrying(lambda db: db.execute("SELECT 1"))
+
+    def reopen(self) -> None:
+        self.close()
+        self._connect()
+
+    def checkpoint(self) -> None:
+        """PostgreSQL manages its own WAL."""
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    head, sep, tail = url.rpartition("@")
+    if not sep or ":" not in head.split("://", 1)[-1]:
+        return url
+    scheme, _, userinfo = head.partition("://")
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{tail}"

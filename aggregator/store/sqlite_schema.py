@@ -1,0 +1,50 @@
+"""The SQLite store's schema: tables, and what each user_version adds (no sqlite3 here)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCHEMA_VERSION: Final = 2  # 2: acks, conflicts, clock skew (delivery.MIGRATE_2)
+DDL: Final = (
+    """CREATE TABLE IF NOT EXISTS windows (
+  node TEXT NOT NULL, site TEXT NOT NULL, window_start INTEGER NOT NULL,
+  window_s INTEGER NOT NULL, seq INTEGER NOT NULL, received_at REAL NOT NULL,
+  bz_android INTEGER NOT NULL, bz_ios_fg INTEGER NOT NULL, bz_ios_bg INTEGER NOT NULL,
+  bz_slot_android INTEGER NOT NULL, iphone INTEGER NOT NULL, phone INTEGER NOT NULL,
+  other INTEGER NOT NULL, headcount INTEGER, scanned_s REAL NOT NULL, adverts INTEGER NOT NULL,
+  clock_synced INTEGER, mode TEXT NOT NULL, restarts INTEGER NOT NULL,
+  below_gate INTEGER NOT NULL, payload TEXT NOT NULL,
+  PRIMARY KEY (node, window_start)
+) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS windows_site_start ON windows (site, window_start)",
+    "CREATE INDEX IF NOT EXISTS windows_start ON windows (window_start)",
+    """CREATE TABLE IF NOT EXISTS rejected (
+  id INTEGER PRIMARY KEY, received_at REAL NOT NULL, topic TEXT NOT NULL,
+  reason TEXT NOT NULL, detail TEXT NOT NULL, payload_head TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS nodes (
+  node TEXT PRIMARY KEY, site TEXT NOT NULL, first_seen REAL, last_seen REAL,
+  status TEXT NOT NULL DEFAULT 'unknown', status_at REAL, last_seq INTEGER,
+  windows INTEGER NOT NULL DEFAULT 0, seq_gaps INTEGER NOT NULL DEFAULT 0,
+  duplicates INTEGER NOT NULL DEFAULT 0)""",
+)
+NODES_UPSERT = (
+    "INSERT INTO nodes (node, site, first_seen, last_seen, last_seq, windows, "
+    "seq_gaps, duplicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (node) DO UPDATE SET site = excluded.site, "
+    "first_seen = COALESCE(first_seen, excluded.first_seen), "
+    "last_seen = excluded.last_seen, last_seq = excluded.last_seq, "
+    "windows = windows + excluded.windows, seq_gaps = excluded.seq_gaps, "
+    "duplicates = duplicates + excluded.duplicates"
+)
+# Last writer wins on status_at (the time an aggregator received the status), so several
+# aggregators that all receive a node's retained status never roll it back.
+STATUS_UPSERT = (
+    "INSERT INTO nodes (node, site, status, status_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (node) DO UPDATE SET status = excluded.status, "
+    "status_at = excluded.status_at, site = excluded.site "
+    "WHERE nodes.status_at IS NULL OR excluded.status_at >= nodes.status_at"
+)
+REJECT_INSERT = (
+    "INSERT INTO rejected (received_at, topic, reason, detail, payload_head, stored_head) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
