@@ -65,7 +65,7 @@ async def run_checks(
 async def ack_check(
     broker: str, site: str, node: str, username: str | None, password: str | None
 ) -> Check:
-    """MQTT login as the node and its end-to-end ack (docs/delivery.md)."""
+    """MQTT login as the node and its end-to-end ack (docs/architecture.md §7)."""
     from scanner.node.publish import probe_ack
 
     try:

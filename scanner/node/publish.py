@@ -3,7 +3,7 @@
 The publisher drains the outbox oldest first with QoS 1. The broker's PUBACK only moves a row from
 queued to in flight; the aggregator's retained ack (the highest contiguous seq it has committed)
 confirms it, and a row still unconfirmed `resend_after_s` after it went out is sent again, the
-wait doubling while the ack does not move (docs/delivery.md). It reconnects with capped
+wait doubling while the ack does not move (docs/architecture.md §7). It reconnects with capped
 exponential backoff forever, announces a retained `online` on the status topic and leaves
 `offline` as Last Will (docs/architecture.md §6).
 """
