@@ -1,5 +1,5 @@
-"""The time a node stamps windows with: trusted wall time, monotonic in between (docs/architecture.md
-§7).
+"""The time a node stamps windows with: trusted wall time, monotonic in between
+(docs/architecture.md §7).
 
 A Raspberry Pi boots without a real-time clock (fake-hwclock restores the time of the last
 shutdown) and NTP steps the clock later; people set clocks by hand. Windows must never share a
