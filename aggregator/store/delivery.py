@@ -139,19 +139,36 @@ def commit_acks(
 ) -> dict[str, tuple[str, int]]:
     """Record the seqs of rejected windows, advance each touched node's ack: node -> (site, ack)."""
     sites = {r.node: r.site for r in reports}
+    for site, node, seq in rejected_seqs(rejects):
+        sites.setdefault(node, site)
+        db.execute("INSERT OR IGNORE INTO rejected_seqs (node, seq) VALUES (?, ?)", (node, seq))
+        db.execute("INSERT OR IGNORE INTO nodes (node, site) VALUES (?, ?)", (node, site))
+    acked = advance_acks(db, sites)
+    return {n: (sites[n], s) for n, s in acked.items() if s is not None}
+
+
+def rejected_seqs(rejects: Iterable[tuple[str, bytes]]) -> list[tuple[str, str, int]]:
+    """(site, node, seq) of each rejected window payload that names its seq (both backends)."""
+    out = []
     for topic, payload in rejects:
         try:
             site, node, kind = parse_topic(topic)
         except ValueError:
             continue
         seq = payload_seq(payload) if kind == "window" else None
-        if seq is None:
-            continue
-        sites.setdefault(node, site)
-        db.execute("INSERT OR IGNORE INTO rejected_seqs (node, seq) VALUES (?, ?)", (node, seq))
-        db.execute("INSERT OR IGNORE INTO nodes (node, site) VALUES (?, ?)", (node, site))
-    acked = advance_acks(db, sites)
-    return {n: (sites[n], s) for n, s in acked.items() if s is not None}
+        if seq is not None:
+            out.append((site, node, seq))
+    return out
+
+
+def conflict_reject(r: WindowReport, text: str, stored: str, stored_seq: int, now: float) -> Reject:
+    """A window whose key is stored with other counts: data, kept in `rejected` with both heads."""
+    detail = (
+        f"(node, window_start) already stored as seq {stored_seq} with other counts; "
+        f"this is seq {r.seq}"
+    )
+    return Reject(window_topic(r.site, r.node), "conflict", detail, text.encode(), now,
+                  stored_head=payload_head(stored.encode()))  # fmt: skip
 
 
 def record_skew(db: Any, fresh: Iterable[WindowReport], now: float) -> None:

@@ -140,9 +140,12 @@ STATUS_UPSERT: Final = (
     "WHERE nodes.status_at IS NULL OR excluded.status_at >= nodes.status_at"
 )
 REJECT_INSERT: Final = (
-    "INSERT INTO rejected (received_at, topic, reason, detail, payload_head) "
-    "VALUES (%s, %s, %s, %s, %s)"
+    "INSERT INTO rejected (received_at, topic, reason, detail, payload_head, stored_head) "
+    "VALUES (%s, %s, %s, %s, %s, %s)"
 )
+STORED_PAYLOAD: Final = "SELECT payload, seq FROM windows WHERE node = %s AND window_start = %s"
+ADD_CONFLICT: Final = "UPDATE nodes SET conflicts = conflicts + 1 WHERE node = %s"
+REJECTED_SEQ: Final = "INSERT INTO rejected_seqs (node, seq) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 
 SET_ACK: Final = "UPDATE nodes SET acked_seq = %s WHERE node = %s"
 

@@ -20,10 +20,11 @@ from typing import Any, Literal
 import psycopg
 from psycopg import errors as pg_errors
 
+from aggregator.store import delivery as dl
+from aggregator.store import pg_delivery as pgd
 from aggregator.store import pg_schema as pg
 from aggregator.store import queries as q
 from aggregator.store import rows
-from aggregator.store.delivery import NODE_DELIVERY_SQL
 from aggregator.store.interface import (
     AddResult,
     ClusterHour,
@@ -155,8 +156,13 @@ class PgStore:
             fresh_keys = self._insert_windows(db, flat)
             fresh = [r for r in reports if (r.node, r.window_start) in fresh_keys]
             with db.cursor() as cur:
-                if rejects:
-                    cur.executemany(pg.REJECT_INSERT, [rows.reject_row(x) for x in rejects])
+                conflicts[:] = pgd.conflicts(cur, reports, flat, fresh_keys, now)
+                every = [*rejects, *conflicts]
+                if every:
+                    cur.executemany(pg.REJECT_INSERT, [dl.rejected_row(x) for x in every])
+                for site, node, seq in dl.rejected_seqs([(x.topic, x.payload) for x in every]):
+                    cur.execute(pg.LOCK_NODES, ([node], [site]))
+                    cur.execute(pg.REJECTED_SEQ, (node, seq))
                 if reports:
                     sites = {r.node: r.site for r in reports}
                     names = sorted(sites)
@@ -168,16 +174,20 @@ class PgStore:
                     cur.executemany(
                         pg.STATUS_UPSERT, [(n, site, st, at) for site, n, st, at in statuses]
                     )
-                acks.update(self._acks(cur, {r.node: r.site for r in reports}))
+                touched = {r.node: r.site for r in reports}
+                for site, node, _ in dl.rejected_seqs([(x.topic, x.payload) for x in every]):
+                    touched.setdefault(node, site)
+                acks.update(pgd.acks(cur, touched))
             return fresh
 
         # In the batch's transaction, from the shared store: whichever aggregator of a share
         # group took this batch acks what all of them committed.
         acks: dict[str, tuple[str, int]] = {}
+        conflicts: list[Reject] = []
         fresh: list[WindowReport] = self._retrying(job)
-        dups = len(reports) - len(fresh)
+        dups = len(reports) - len(fresh) - len(conflicts)
         self.duplicates += dups
-        return AddResult(stored=len(fresh), duplicates=dups, acks=acks)
+        return AddResult(len(fresh), dups, conflicts=len(conflicts), acks=acks)
 
     def _insert_windows(
         self, db: psycopg.Connection[tuple[Any, ...]], flat: list[tuple[Any, ...]]
@@ -195,16 +205,6 @@ class PgStore:
             columns = [list(c) for c in zip(*flat, strict=True)]
             cur.execute(pg.INSERT_WITH_ROLLUP.format(source=pg.UNNEST_SOURCE), columns)
             return {(n, int(w)) for n, w in cur.fetchall()}
-
-    @staticmethod
-    def _acks(cur: Any, sites: dict[str, str]) -> dict[str, tuple[str, int]]:
-        out = {}
-        for node in sorted(sites):
-            (h,) = cur.execute(pg.dialect(rows.CONTIGUOUS_SQL), {"node": node}).fetchone()
-            if h is not None:
-                cur.execute(pg.SET_ACK, (int(h), node))
-                out[node] = (sites[node], int(h))
-        return out
 
     def bulk_insert_rows(self, flat: Iterable[Sequence[Any]], *, batch: int = 50_000) -> None:
         """Flat rows in `windows` column order, one transaction per batch; no node bookkeeping,
@@ -269,7 +269,7 @@ class PgStore:
         return None if value is None else int(value)
 
     def node_delivery_rows(self) -> list[Any]:
-        return self._read(NODE_DELIVERY_SQL)
+        return self._read(dl.NODE_DELIVERY_SQL)
 
     def check_writable(self) -> None:
         self._retrying(lambda db: db.execute("SELECT 1"))

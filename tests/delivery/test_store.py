@@ -86,6 +86,25 @@ def test_highest_contiguous_seq(make_store: MakeStore) -> None:
     store.close()
 
 
+def test_ack_counts_rejected_seqs_and_conflicts_on_both_backends(make_store: MakeStore) -> None:
+    store = make_store()
+    first = store.add_windows([window("n1", "s1", 0, seq=0)])
+    assert first.acks == {"n1": ("s1", 0)}
+    bad = json.dumps({"seq": 1, "v": 1, "node": "n1"}).encode()
+    store.add_rejects([Reject("bzaudit/v1/s1/n1/window", "bad_signature", "", bad, 1.0)])
+    assert store.highest_contiguous_seq("n1") == 1  # a rejection naming seq 1 counts
+    other = window("n1", "s1", 0, seq=2, window_s=30)  # same key, other counts
+    result = store.add_windows([other, window("n1", "s1", 3, seq=3)])
+    assert (result.stored, result.duplicates, result.conflicts) == (1, 0, 1)
+    assert result.acks == {"n1": ("s1", 3)}
+    (conflict,) = [r for r in store.rejects() if r.reason == "conflict"]
+    assert "already stored as seq 0" in conflict.detail
+    ((node, acked, conflicts, _skew, _oldest),) = store.node_delivery_rows()
+    assert (node, acked, conflicts) == ("n1", 3, 1)
+    store.check_writable()
+    store.close()
+
+
 def test_rejects_keep_reason_and_first_bytes(make_store: MakeStore) -> None:
     store = make_store()
     store.add_rejects([
