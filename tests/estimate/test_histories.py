@@ -16,7 +16,7 @@ from scanner.estimation.clusters import CaptureSums
 from scanner.estimation.histories import measure
 
 T0 = 1597039200  # 2020-08-10T06:00:00Z, a quarter-hour boundary
-Q_DOZE = 75 / 540  # per-window detection in Doze at W = 60 s (docs/protocol.md §0.3)
+DOZE_BLOCK_S = 540  # Doze on/off steps of ~9 min (docs/protocol.md §2.7)
 
 
 def _m(c: CaptureSums, **kw: float):  # type: ignore[no-untyped-def]
@@ -27,7 +27,7 @@ def test_all_seen_every_window() -> None:
     # 4 phones seen in all 5 windows: seen f_5 = 4, lag1 = 4 x 4, lag2 = run3 = 4 x 3.
     c = CaptureSums(windows=5, pairs1=4, pairs2=3, detections=20, devices=4, lag1=16, lag2=12,
                     run3=12)  # fmt: skip
-    m = _m(c, doze_q=Q_DOZE)
+    m = _m(c, doze_block_s=DOZE_BLOCK_S)
     assert m is not None
     assert (m.p, m.awake, m.doze, m.turnover, m.present) == (1.0, 4.0, 0.0, 1.0, 4.0)
 
@@ -37,7 +37,7 @@ def test_half_detection() -> None:
     # 40 x 8 / 4, lag2 = 40 x 7 / 4, run3 = lag2 / 2, detections = 40 x 9 / 2.
     c = CaptureSums(windows=9, pairs1=8, pairs2=7, detections=180, devices=40, lag1=80,
                     lag2=70, run3=35)  # fmt: skip
-    m = _m(c, doze_q=Q_DOZE)
+    m = _m(c, doze_block_s=DOZE_BLOCK_S)
     assert m is not None
     assert m.p == 0.5 and m.awake == pytest.approx(40) and m.turnover == pytest.approx(1)
     assert m.doze == pytest.approx(0) and m.present == pytest.approx(40)
