@@ -105,7 +105,7 @@ def slot_detection(tau_s: float, p: EstimationParams) -> float:
     advertising share a, Doze share d; an interval at a uniform phase overlaps a burst w.p.
     (tau+b)/period, and a dozing phone sits on or off for steps of D, docs/protocol.md §2.7)."""
     b, c = p.android_burst_s.value, p.android_period_s.value
-    d, big = p.android_doze_share.value, p.android_doze_period_s.value
+    d = p.android_doze_share.value
     awake = (1 - d) * min(1.0, (tau_s + b) / c) + d * doze_detection(tau_s, p)
     return p.android_advertising.value * awake
 

@@ -35,7 +35,8 @@ Z95 = 1.959963984540054
 def test_slot_detection_mixes_awake_and_doze_cycles() -> None:
     # 95 % advertise at all; 80 % awake: (60+15)/30 >= 1 -> 1; 20 % in Doze, on or off for
     # ~9 min steps: on at some time in 60 s w.p. 1/2 + 60/1080.
-    assert slot_detection(60, DEFAULT_PARAMS) == pytest.approx(0.95 * (0.8 + 0.2 * (0.5 + 60 / 1080)))
+    want = 0.95 * (0.8 + 0.2 * (0.5 + 60 / 1080))
+    assert slot_detection(60, DEFAULT_PARAMS) == pytest.approx(want)
     # Less than one awake period: an interval of 5 s overlaps a 15 s burst with p (5+15)/30.
     assert slot_detection(5, EXACT) == pytest.approx(20 / 30)
 
@@ -75,7 +76,11 @@ def test_default_android_count_is_per_window_over_window_detection() -> None:
 def test_turnover_at_markets_divides_window_counts_by_one_plus_w_over_dwell() -> None:
     ws = [window(i, android=5, ios_bg=2, iphone=6, headcount=20) for i in range(3)]
     plain = DEFAULT_PARAMS.override(
-        "t", android_doze_share=0.0, p_ios_bg=1.0, p_iphone=1.0, android_advertising=1.0,
+        "t",
+        android_doze_share=0.0,
+        p_ios_bg=1.0,
+        p_iphone=1.0,
+        android_advertising=1.0,
         gate_loss=0.0,
     )
     market = for_site_type(plain, "market")
