@@ -123,8 +123,12 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
     var_bg += (bg * p.ios_bg_advertising_sd.value / p.ios_bg_advertising.value) ** 2
     spread = (spread**2 + (p.gate_loss_sd.value * k) ** 2) ** 0.5
     android, fg, bg, iph = android * k, fg * k, bg * k, iph * k
-    var_android, var_fg, var_bg, var_iph = (v * k * k for v in (var_android, var_fg, var_bg,
-                                                                 var_iph))  # fmt: skip
+    # Which phones a gate misses is a per-phone draw too: binomial thinning, N g / (1 - g).
+    g = k - 1
+    var_android, var_fg, var_bg, var_iph = (
+        v * k * k + n * g
+        for v, n in ((var_android, android), (var_fg, fg), (var_bg, bg), (var_iph, iph))
+    )  # fmt: skip
     # Over a visit of V seconds ~(1 + V/dwell) independent sets of people pass: smartphone
     # ownership averages over them (people_sets); detection noise is kept at one set.
     eff = 1 + c.window_s_sum / mean_w * (turn - 1)
