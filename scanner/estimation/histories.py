@@ -88,7 +88,8 @@ def measure(
     awake = max(0.0, on_air - doze / 2)
     turnover = 1.0 - math.log(phi)
     # Binomial thinning of the on-air count plus the delta-method error of p (Var p ~
-    # p (1-p) / lag2, and on_air ~ 1/p^2).
-    var_p = p * (1 - p) / c.lag2
+    # p (1-p) / lag2, and on_air ~ 1/p^2). A p of 1 seen on n pairs is not certain: its
+    # variance is floored at 1/n^2 (a standard error of one pair, cf. the rule of three).
+    var_p = max(p * (1 - p), 1 / c.lag2) / c.lag2
     var_awake = on_air * (1 - p * p) / (p * p) + (2 * on_air / p) ** 2 * var_p
     return Measured(awake + doze, awake, doze, p, turnover, var_awake + var_doze)

@@ -30,6 +30,7 @@ def test_all_seen_every_window() -> None:
     m = _m(c, doze_block_s=DOZE_BLOCK_S)
     assert m is not None
     assert (m.p, m.awake, m.doze, m.turnover, m.present) == (1.0, 4.0, 0.0, 1.0, 4.0)
+    assert m.variance > 0  # p = 1 on 12 pairs is not a certainty
 
 
 def test_half_detection() -> None:
