@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.accuracy_pooled import pooled_rows
 from scanner.estimation.clusters import clusters_from_reports
 from scanner.estimation.methods import Estimate, Method, estimate
 from scanner.estimation.params import DEFAULT_PARAMS, for_site_type
@@ -112,8 +113,11 @@ def one_visit(job: tuple[int, str, int, int | None]) -> dict[str, Any]:
         ),
         kind,
     )  # fmt: skip
-    out: dict[str, Any] = {"kind": kind, "drawn": drawn, "truth": s["adoption_person_time"],
-                           "truth_ios": s["adoption_iphone"]}  # fmt: skip
+    out: dict[str, Any] = {
+        "kind": kind, "drawn": drawn, "truth": s["adoption_person_time"],
+        "truth_ios": s["adoption_iphone"], "clusters": clusters,
+        "bz_s": s["bluezone_seconds"], "phone_s": s["smartphone_seconds"],
+    }  # fmt: skip
     # Offices and counters: the inspector asks who carries a smartphone; markets: assumed.
     hc = asked if kind != "market" else clusters
     out["headcount"] = _pack(estimate(Method.HEADCOUNT, hc, blind))
@@ -189,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         rmse = 100 * math.sqrt(sum(x[0] ** 2 for x in office) / len(office))
         print(f"{args.minutes}-min office visit with a head count (smartphones asked): RMSE "
               f"{rmse:.1f} pp (target <= 6 pp: {'MET' if rmse <= 6 else 'NOT MET'})")  # fmt: skip
+    print(pooled_rows(results))
     misfits = sum(1 for r in results if (r["headcount"][4] or 0) > 1)
     measured = sum(1 for r in results if r["headcount"][3] == "measured")
     print(f"head-count: raw ratio > 1 (misfit, reported as 100 % with its reason) in {misfits}"
