@@ -138,3 +138,42 @@ def test_gate_median_resists_fading() -> None:
             assert sum(x.near_gate for x in closed[:n]) >= 0.95 * n  # the leakage diagnostic
     assert kept[-93] <= 0.05 * n
     assert kept[-85] >= 0.95 * n
+
+
+def _history(masks: list[int], n: int) -> CaptureSums:
+    ls = (1 << n) - 1
+    seen = [m.bit_count() for m in masks if m]
+    return CaptureSums(
+        windows=n, pairs1=n - 1, pairs2=n - 2, detections=sum(seen), devices=len(seen),
+        lag1=sum((m & m >> 1).bit_count() for m in masks),
+        lag2=sum((m & m >> 2 & ls >> 1).bit_count() for m in masks),
+        run3=sum((m & m >> 1 & m >> 2).bit_count() for m in masks),
+        singles=seen.count(1),
+    )  # fmt: skip
+
+
+def _dozing(rng: random.Random, n: int) -> int:
+    # On and off for 480-600 s steps at a random phase (docs/protocol.md §2.7); seen in a
+    # 60 s window when on at any time in it.
+    t, on, mask = -rng.uniform(0, 600), rng.random() < 0.5, 0
+    while t < 60 * n:
+        step = rng.uniform(480, 600)
+        if on:
+            for w in range(max(0, int(t // 60)), min(n, math.ceil((t + step) / 60))):
+                mask |= 1 << w
+        on, t = not on, t + step
+    return mask
+
+
+@pytest.mark.parametrize("n", [15, 10])
+def test_dozing_phones_are_counted_from_distinct_devices_per_slot(n: int) -> None:
+    # A stable office: 10 awake phones seen in every window, 10 in Doze, over 200 slots. At an
+    # instant only ~15 are on air; the slot's distinct devices say 20 are there.
+    rng = random.Random(3)
+    total = CaptureSums()
+    for _ in range(200):
+        total = total + _history([(1 << n) - 1] * 10 + [_dozing(rng, n) for _ in range(10)], n)
+    m = _m(total, doze_block_s=DOZE_BLOCK_S, min_pairs=8)
+    assert m is not None
+    assert m.present == pytest.approx(20, rel=0.06)
+    assert m.doze == pytest.approx(10, rel=0.12) and m.turnover == pytest.approx(1, abs=0.01)
