@@ -62,8 +62,11 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
         cs = c.capture.get(name)
         if cs is None:
             return None
-        return measure(cs, window_s=mean_w, min_pairs=min_pairs, rotation_s=rotation_s,
-                       doze_block_s=doze_block_s)  # fmt: skip
+        return measure(
+            cs, window_s=mean_w, min_pairs=min_pairs, rotation_s=rotation_s,
+            doze_block_s=doze_block_s, doze_share=p.android_doze_share.value,
+            doze_share_sd=p.android_doze_share_sd.value,
+        )  # fmt: skip
 
     block = p.android_doze_period_s.value
     m_and = fit("android", doze_block_s=block)

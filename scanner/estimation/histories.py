@@ -55,6 +55,8 @@ def measure(
     min_pairs: float,
     rotation_s: float = 0.0,
     doze_block_s: float = 0.0,
+    doze_share: float = 0.0,
+    doze_share_sd: float = 0.0,
 ) -> Measured | None:
     """Fit detection and turnover for one stratum, or None when the histories are too thin
     (fewer than `min_pairs` devices seen two windows apart, or no usable window pairs).
@@ -68,23 +70,18 @@ def measure(
     on_air = a1 / (p * p)  # awake + the dozing phones on air, at an instant
     phi_obs = max(_PHI_FLOOR, min(1.0, a2 / a1)) if a1 > 0 else 1.0
     phi, doze, var_doze = phi_obs, 0.0, 0.0
-    if doze_block_s > 0 and on_air > 0:
-        slots = max(1, c.windows - c.pairs1)  # each slot's listened windows are contiguous
-        n = c.windows / slots
-        # Devices seen in one window only are left out: a phone whose clock is off UTC shows
-        # its old or next ID for a few seconds across the slot edge (docs/protocol.md §2.9).
-        u = (c.devices - c.singles) / slots
-        span = max(0.0, n - 2)  # windows between a slot's first and last internal boundary
+    if doze_block_s > 0 and on_air > 0 and doze_share > 0:
+        # N = A / (1 - d/2) (half the dozing phones on air at an instant). Block ends within
+        # W look like departures: phi_obs = phi (1 - rho x / (2 A)).
         rho = min(1.0, window_s / doze_block_s)
-        for _ in range(8):
-            lam = -math.log(phi)
-            stay_w = 1 / lam if lam > 0 else math.inf
-            pi = min(1.0, 0.5 + 0.5 * min(stay_w, span) * rho)
-            doze = max(0.0, min(2 * on_air, (u / (1 + span * lam) - on_air) / max(pi - 0.5, 0.05)))
-            corr = 1 - 0.5 * rho * doze / on_air
-            phi = max(_PHI_FLOOR, min(1.0, phi_obs / max(corr, 0.5)))
-        # The on/off phase of each dozing phone is one draw per block (~2 per slot).
-        var_doze = doze / (4 * max(pi - 0.5, 0.05) ** 2) / (2 * slots)
+        d = min(0.95, doze_share)
+        doze = on_air * d / (1 - d / 2)
+        phi = max(_PHI_FLOOR, min(1.0, phi_obs / max(0.5, 1 - 0.5 * rho * doze / on_air)))
+        # The share's prior spread, plus each dozing phone's on/off state: one draw per ~2
+        # steps listened (on at an instant w.p. 1/2), scaled up by N = A / (1 - d/2).
+        cycles = max(1.0, c.windows * window_s / (2 * doze_block_s))
+        var_doze = (on_air * doze_share_sd / (2 * (1 - d / 2) ** 2)) ** 2
+        var_doze += doze / 4 / cycles / (1 - d / 2) ** 2
     awake = max(0.0, on_air - doze / 2)
     turnover = 1.0 - math.log(phi)
     # Binomial thinning of the on-air count plus the delta-method error of p (Var p ~

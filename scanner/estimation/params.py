@@ -137,6 +137,12 @@ class EstimationParams:
         "relative spread of detection added when the priors stand in for a measurement (Doze "
         "share 0-50 % moves Android detection by about this much, docs/method.md)",
     )
+    android_doze_share_sd: Param = _P(
+        0.15,
+        "prior standard deviation of android_doze_share (range about 0-50 %), added to "
+        "intervals: 20-minute capture histories cannot tell a dozing phone's ~9 min off step "
+        "from a departure (docs/method.md)",
+    )
     gate_loss: Param = _P(
         0.15,
         "assumption: net share of on-site phones a gate at the boundary's median RSSI misses (a "
@@ -177,7 +183,8 @@ _UNIT: Final = frozenset(
     {"smartphone_share", "ios_share", "coverage_min", "android_doze_share", "p_ios_fg",
      "p_ios_bg", "p_iphone", "confidence", "require_clock_sync", "android_slot_counts",
      "android_advertising", "prior_detection_cv", "ios_bg_advertising", "gate_loss",
-     "gate_loss_sd", "android_advertising_sd", "ios_bg_advertising_sd"}
+     "gate_loss_sd", "android_advertising_sd", "ios_bg_advertising_sd",
+     "android_doze_share_sd"}
 )  # fmt: skip
 DEFAULT_PARAMS: Final = EstimationParams()
 
