@@ -115,7 +115,7 @@ def one_visit(job: tuple[int, str, int, int | None]) -> dict[str, Any]:
     )  # fmt: skip
     out: dict[str, Any] = {
         "kind": kind, "drawn": drawn, "truth": s["adoption_person_time"],
-        "truth_ios": s["adoption_iphone"], "clusters": clusters,
+        "truth_ios": _iphone_person_time(res.truth.visits), "clusters": clusters,
         "bz_s": s["bluezone_seconds"], "phone_s": s["smartphone_seconds"],
     }  # fmt: skip
     # Offices and counters: the inspector asks who carries a smartphone; markets: assumed.
@@ -125,6 +125,13 @@ def one_visit(job: tuple[int, str, int, int | None]) -> dict[str, Any]:
     out["headcount_share"] = _pack(estimate(Method.HEADCOUNT, clusters, blind))
     out["oracle"] = _pack(estimate(Method.HEADCOUNT, clusters, oracle))
     return out
+
+
+def _iphone_person_time(visits: list[dict[str, Any]]) -> float | None:
+    """Bluezone person-time among iPhone owners (as the head-count truth, person-time)."""
+    t = [(v["present_s"], v["bluezone"]) for v in visits if v["phone"] == "iphone"]
+    den = sum(x for x, _ in t)
+    return sum(x for x, bz in t if bz) / den if den > 0 else None
 
 
 def _pack(e: Estimate) -> tuple[float | None, float | None, float | None, str, float | None]:
