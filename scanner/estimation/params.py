@@ -70,13 +70,13 @@ class EstimationParams:
     )
     android_period_s: Param = _P(30.0, "docs/protocol.md §0.3: 15 s on / 15 s off, period 30 s")
     android_doze_share: Param = _P(
-        0.2,
+        0.25,
         "assumption: share of Bluezone Android phones in Doze during a visit (docs/protocol.md "
-        "§0.3 "
-        "inference; no measurement found)",
+        "§0.3 inference; no measurement found): mid-point of the 0-50 % range the spreads "
+        "(prior_detection_cv, android_doze_share_sd) are set for",
     )
     android_advertising: Param = _P(
-        0.95,
+        0.925,
         "assumption: share of Bluezone Android phones whose stack advertises at all (some run "
         "scan-only, docs/protocol.md §2.7; mid-point of 85-100 %); detection is multiplied by it",
     )

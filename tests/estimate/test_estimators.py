@@ -33,9 +33,9 @@ Z95 = 1.959963984540054
 
 
 def test_slot_detection_mixes_awake_and_doze_cycles() -> None:
-    # 95 % advertise at all; 80 % awake: (60+15)/30 >= 1 -> 1; 20 % in Doze, on or off for
+    # 92.5 % advertise at all; 75 % awake: (60+15)/30 >= 1 -> 1; 25 % in Doze, on or off for
     # ~9 min steps: on at some time in 60 s w.p. 1/2 + 60/1080.
-    want = 0.95 * (0.8 + 0.2 * (0.5 + 60 / 1080))
+    want = 0.925 * (0.75 + 0.25 * (0.5 + 60 / 1080))
     assert slot_detection(60, DEFAULT_PARAMS) == pytest.approx(want)
     # Less than one awake period: an interval of 5 s overlaps a 15 s burst with p (5+15)/30.
     assert slot_detection(5, EXACT) == pytest.approx(20 / 30)
@@ -59,7 +59,7 @@ def test_android_detection_correction_divides_slot_count() -> None:
     w = window(slot_android=4, headcount=20)
     c = clusters_from_reports([w], SLOTS)
     e = estimate("headcount", c, SLOTS)
-    p = 0.95 * (0.8 + 0.2 * (0.5 + 60 / 1080))
+    p = 0.925 * (0.75 + 0.25 * (0.5 + 60 / 1080))
     assert e.bluezone == pytest.approx(4 / p)
     assert e.value == pytest.approx(4 / p / (20 * 0.7))
 
@@ -69,7 +69,7 @@ def test_default_android_count_is_per_window_over_window_detection() -> None:
     e = estimate("headcount", clusters_from_reports(ws), DEFAULT_PARAMS)
     # One 60 s window: awake phones seen, dozing ones when in an "on" step; the gate's prior
     # net loss of on-site phones divides too.
-    p = 0.95 * (0.8 + 0.2 * (0.5 + 60 / 1080)) * (1 - 0.15)
+    p = 0.925 * (0.75 + 0.25 * (0.5 + 60 / 1080)) * (1 - 0.15)
     assert e.bluezone == pytest.approx(5 / p)
 
 
