@@ -13,7 +13,7 @@ from tests.delivery.helpers import BZAGG, BZSCAN, Proc, write_jsonl_capture
 from tests.mosquitto import Mosquitto
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
-DEPLOY_CONF = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "mosquitto.conf"
+DEPLOY_CONF = Path(__file__).resolve().parents[2] / "deploy" / "server" / "mosquitto.conf"
 
 
 def _broker(tmp_path: Path, *extra: str) -> Mosquitto:
