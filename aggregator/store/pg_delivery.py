@@ -17,6 +17,23 @@ from scanner.wire.schema import WindowReport
 
 log = logging.getLogger("aggregator.store.postgres")
 
+# SQLSTATE classes and codes (PostgreSQL manual, appendix A) named as the SQLite store names its
+# result codes, so `serve` logs and recovers the same way on both.
+_CAUSES = {"53100": "disk full", "25006": "read-only", "58030": "I/O error",
+           "42501": "permission denied", "53200": "out of memory"}  # fmt: skip
+# Proves a write would pass without changing anything: a read-only transaction (a standby, or
+# default_transaction_read_only) refuses the statement before it looks at any row.
+WRITE_PROBE = "UPDATE schema_migrations SET version = version WHERE false"
+
+
+def write_cause(exc: BaseException) -> str | None:
+    """The cause of a failed PostgreSQL call, from its SQLSTATE (never from the message text)."""
+    state = getattr(exc, "sqlstate", None)
+    if isinstance(state, str):
+        return _CAUSES.get(state, "connection lost" if state.startswith("08") else None)
+    # psycopg raises OperationalError without a SQLSTATE when the server is unreachable.
+    return "connection lost" if type(exc).__name__ == "OperationalError" else None
+
 
 def migrate(db: Any, where: str, latest: int) -> None:
     """Apply the missing migrations in one transaction, under an advisory lock so that several
@@ -37,16 +54,24 @@ def migrate(db: Any, where: str, latest: int) -> None:
                 log.info("%s: schema migration %d applied", where, version)
 
 
+def first_of_each_key(reports: Sequence[WindowReport]) -> dict[int, None]:
+    """Indexes of the first report of each (node, window_start), in batch order."""
+    seen: dict[tuple[str, int], int] = {}
+    for i, r in enumerate(reports):
+        seen.setdefault((r.node, r.window_start), i)
+    return dict.fromkeys(sorted(seen.values()))
+
+
 def conflicts(
     cur: Any,
     reports: Sequence[WindowReport],
     flat: list[tuple[Any, ...]],
-    fresh_keys: set[tuple[str, int]],
+    is_fresh: list[bool],
     now: float,
 ) -> list[Reject]:
     out = []
-    for r, row in zip(reports, flat, strict=True):
-        if (r.node, r.window_start) in fresh_keys:
+    for r, row, fresh in zip(reports, flat, is_fresh, strict=True):
+        if fresh:
             continue
         found = cur.execute(pg.STORED_PAYLOAD, (r.node, r.window_start)).fetchone()
         if found is not None and not dl.same_counts(found[0], row[-1]):

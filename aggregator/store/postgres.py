@@ -37,6 +37,7 @@ from aggregator.store.interface import (
     Status,
     StoredWindow,
     StoreError,
+    StoreWriteError,
 )
 from scanner.estimation.params import EstimationParams
 from scanner.wire.schema import WindowReport
@@ -106,6 +107,7 @@ class PgStore:
         return StoreError(
             f"{self.where}: cannot open the store ({str(exc).strip()})",
             where=self.where, retryable=isinstance(exc, psycopg.OperationalError),
+            cause=pgd.write_cause(exc),
         )  # fmt: skip
 
     def _conn(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -135,7 +137,8 @@ class PgStore:
                 time.sleep(0.01 * (attempt + 1))
             except psycopg.Error as exc:
                 retry = isinstance(exc, psycopg.OperationalError)
-                raise StoreError(f"{self.where}: {exc}", where=self.where, retryable=retry) from exc
+                raise StoreWriteError(f"{self.where}: {exc}", where=self.where, retryable=retry,
+                                      cause=pgd.write_cause(exc)) from exc  # fmt: skip
         raise AssertionError("unreachable")
 
     # -- writing ---------------------------------------------------------------------------------
@@ -157,11 +160,17 @@ class PgStore:
             for i, r in enumerate(reports)
         ]
 
+        # A key twice in one batch: the first is the one stored, as on SQLite; the later ones
+        # are redeliveries or conflicts, judged against it.
+        first = pgd.first_of_each_key(reports)
+
         def job(db: psycopg.Connection[tuple[Any, ...]]) -> list[WindowReport]:
-            fresh_keys = self._insert_windows(db, flat)
-            fresh = [r for r in reports if (r.node, r.window_start) in fresh_keys]
+            fresh_keys = self._insert_windows(db, [flat[i] for i in first])
+            is_fresh = [i in first and (r.node, r.window_start) in fresh_keys
+                        for i, r in enumerate(reports)]  # fmt: skip
+            fresh = [r for r, f in zip(reports, is_fresh, strict=True) if f]
             with db.cursor() as cur:
-                conflicts[:] = pgd.conflicts(cur, reports, flat, fresh_keys, now)
+                conflicts[:] = pgd.conflicts(cur, reports, flat, is_fresh, now)
                 every = [*rejects, *conflicts]
                 if every:
                     cur.executemany(pg.REJECT_INSERT, [dl.rejected_row(x) for x in every])
@@ -277,7 +286,7 @@ class PgStore:
         return self._read(dl.NODE_DELIVERY_SQL)
 
     def check_writable(self) -> None:
-        self._retrying(lambda db: db.execute("SELECT 1"))
+        self._retrying(lambda db: db.execute(pgd.WRITE_PROBE))
 
     def reopen(self) -> None:
         self.close()

@@ -105,6 +105,22 @@ def test_ack_counts_rejected_seqs_and_conflicts_on_both_backends(make_store: Mak
     store.close()
 
 
+def test_one_key_twice_in_one_batch_keeps_the_first_on_both_backends(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    first, again = window("n1", "s1", 0, seq=0), window("n1", "s1", 0, seq=0)
+    other = window("n1", "s1", 0, seq=1, window_s=30)  # same key, other counts
+    result = store.add_windows([first, again, other, window("n1", "s1", 2, seq=2)])
+    # expected 4: stored 2, duplicated 1, conflicted 1
+    assert (result.stored, result.duplicates, result.conflicts) == (2, 1, 1)
+    assert [(w.window_start, w.seq, w.window_s) for w in store.windows()] == [
+        (first.window_start, 0, 60), (first.window_start + 120, 2, 60)]  # fmt: skip
+    assert [r.reason for r in store.rejects()] == ["conflict"]
+    assert store.highest_contiguous_seq("n1") == 2
+    store.close()
+
+
 def test_rejects_keep_reason_and_first_bytes(make_store: MakeStore) -> None:
     store = make_store()
     store.add_rejects([
