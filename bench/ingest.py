@@ -131,7 +131,7 @@ def main() -> None:
     ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--aggregators", type=int, default=1)
     ap.add_argument("--inflight", type=int, default=1000,
-                    help="the broker's max_inflight_messages (deploy/mosquitto: 100)")  # fmt: skip
+                    help="the broker's max_inflight_messages (100 in deploy/server)")  # fmt: skip
     ap.add_argument("--rate", type=float, default=1000.0,
                     help="windows/s offered in the latency phase (a country: ~600/s)")  # fmt: skip
     args = ap.parse_args()
