@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/accuracy_pooled.py [--districts 60] [--seed 920000] [--calibrated]
 
+`pooled_rows` pools bench/accuracy.py's blind pipeline visits the same way (it prints them).
+
 Each district has 2-5 sites of mixed types (office with a head count, market, counter), each
 visited 1-3 times, through the count-level model (bench/pooled_model.py, bench/count_model.py),
 then the aggregator's own pooling (aggregator/report/pooling.py): cluster sums as the node and
@@ -21,18 +23,52 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aggregator.report.headline import AT, BELOW, verdict
-from aggregator.report.pooling import pairs_for, pooled_ratio
+from aggregator.report.pooling import cluster_pair, pairs_for, pooled_ratio
 from aggregator.sites import Registry, site_from_mapping
 from bench.pooled_model import KINDS, simulate_district
 from scanner.estimation.estimate import DevicesHat, clusters_from_reports
-from scanner.estimation.params import DEFAULT_PARAMS
+from scanner.estimation.params import DEFAULT_PARAMS, for_site_type
 
 TARGET = 0.5
+
+
+def pooled_rows(results: Sequence[Mapping[str, Any]], size: int = 6) -> str:
+    """Pool bench/accuracy.py's visits into districts of `size` consecutive visits (one site
+    each, site type as strata; head count x assumed share, as `bzagg report` pools), against
+    the truth of those visits (Bluezone over smartphone-owner person-seconds)."""
+    err: list[float] = []
+    hits: list[bool] = []
+    widths: list[float] = []
+    for k in range(0, len(results) - size + 1, size):
+        group = results[k : k + size]
+        pairs = [
+            q for r in group for c in r["clusters"]
+            if (q := cluster_pair(c, for_site_type(DEFAULT_PARAMS, r["kind"]), stratum=r["kind"]))
+        ]  # fmt: skip
+        p = pooled_ratio(pairs)
+        phone_s = sum(r["phone_s"] for r in group)
+        if p.value is None or p.low is None or p.high is None or phone_s <= 0:
+            continue
+        truth = sum(r["bz_s"] for r in group) / phone_s
+        err.append(p.value - truth)
+        hits.append(p.low <= truth <= p.high)
+        widths.append(p.high - p.low)
+    if not err:
+        return "pooled districts: none estimable"
+    n = len(err)
+    return (
+        f"pooled districts of {size} visits (bzagg report's pooling): {n} districts, bias "
+        f"{100 * statistics.fmean(err):+.2f} pp, RMSE "
+        f"{100 * math.sqrt(statistics.fmean(e * e for e in err)):.2f} pp, coverage "
+        f"{100 * sum(hits) / n:.1f} %, median width {100 * statistics.median(widths):.1f} pp"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,11 +18,13 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "meaningless) and windows with less than coverage_min of the window actually scanned are "
          "not used; both are counted and shown."),
         ("Bluezone Android",
-         "Counted by its 12-byte rolling ID. The phone advertises 15 s of every 30 s (every ~9 min in Doze), so "
-         "per-window counts are divided by the probability of seeing a present phone in one window: "
-         "p(tau) = (1-d) min(1,(tau+15)/30) + d min(1,(tau+15)/540), d the Doze share. The per-slot count of distinct "
-         "IDs is robust to Doze but counts everyone who passed in 15 minutes; it is used only when "
-         "android_slot_counts = 1 (stable offices)."),
+         "Counted by its 12-byte rolling ID (old app versions by their static ID). The phone advertises 15 s of "
+         "every 30 s; in Doze it sits on or off for ~9 minutes at a time. Where the slot's capture histories are "
+         "thick enough, detection is measured from them; otherwise per-window counts are divided by the "
+         "probability of seeing a present phone in one window: p(tau) = a [(1-d) min(1,(tau+15)/30) + "
+         "d min(1, 1/2 + tau/1080)], d the Doze share, a the share of installs that advertise. Counts are also "
+         "divided by 1 - gate_loss (on-site phones the RSSI gate misses). The per-slot count of distinct IDs is "
+         "used only when android_slot_counts = 1 (stable offices)."),
         ("Turnover",
          "At markets and counters a window catches everyone present at any time in it, about (1 + W/dwell) times "
          "the people present at one instant (what a head count measures); counts are divided by that factor, "
@@ -76,10 +78,12 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "Cửa sổ của máy có đồng hồ chưa đồng bộ và cửa sổ có thời gian quét thực tế dưới "
          "coverage_min không được dùng; cả hai đều được đếm và hiển thị."),
         ("Bluezone Android",
-         "Đếm theo mã định danh 12 byte. Điện thoại phát 15 giây trong mỗi 30 giây (khoảng 9 phút khi ở chế độ "
-         "Doze), nên số đếm mỗi cửa sổ được chia cho xác suất thấy một máy có mặt trong một cửa sổ: "
-         "p(tau) = (1-d) min(1,(tau+15)/30) + d min(1,(tau+15)/540). Số mã khác nhau trong 15 phút chỉ dùng khi "
-         "android_slot_counts = 1 (cơ quan ổn định)."),
+         "Đếm theo mã định danh 12 byte (phiên bản ứng dụng cũ theo mã cố định). Điện thoại phát 15 giây trong "
+         "mỗi 30 giây; ở chế độ Doze máy bật hoặc tắt khoảng 9 phút mỗi lần. Khi lịch sử bắt gặp của khung 15 phút "
+         "đủ dày, xác suất phát hiện được đo từ đó; nếu không, số đếm mỗi cửa sổ được chia cho xác suất thấy một "
+         "máy có mặt trong một cửa sổ: p(tau) = a [(1-d) min(1,(tau+15)/30) + d min(1, 1/2 + tau/1080)]. Số đếm "
+         "còn được chia cho 1 - gate_loss (máy có mặt bị ngưỡng RSSI bỏ sót). Số mã khác nhau trong 15 phút chỉ "
+         "dùng khi android_slot_counts = 1 (cơ quan ổn định)."),
         ("Người ra vào",
          "Ở chợ và quầy giao dịch, một cửa sổ thấy mọi người có mặt lúc nào đó trong cửa sổ, khoảng (1 + W/dwell) "
          "lần số người có mặt tại một thời điểm (điều mà việc đếm người đo); số đếm được chia cho hệ số này."),

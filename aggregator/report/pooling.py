@@ -74,8 +74,9 @@ def cluster_pair(
         d = devices(c, p)
         if cache is not None:
             cache[id(c)] = d
-    spread = (d.bluezone * p.detection_cv.value) ** 2
-    var_b = d.var_android + d.var_ios + spread
+    # Detection noise, the visit-to-visit spread and the priors' spread (DevicesHat.rel_spread),
+    # as the head-count estimator's terms have them.
+    var_b = d.var_bluezone
     h = c.headcount if c.headcount is not None else staff
     if h is not None and h > 0:
         s = p.smartphone_share.value

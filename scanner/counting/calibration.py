@@ -5,7 +5,9 @@ minute. The node keeps, per device key (salted in memory, as the counter does), 
 RSSI and the time bins it was heard in; the reference is the device heard in most bins with
 the strongest median (it is carried next to the node's own boundary walk), and its median over
 the walk is where the boundary lies: a phone there is on site in half its windows under the
-median rule of `scanner.counting.window` (docs/method.md, on-site decision).
+median rule of `scanner.counting.window` (docs/method.md, on-site decision). The gate is in
+Bluezone Android terms: a reference iPhone, ~14 dB louder, proposes its median less the offset
+the counter adds for Apple-sent keys.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
+
+from scanner.counting.window import APPLE_GATE_OFFSET_DB, APPLE_SENT
 
 if TYPE_CHECKING:
     from scanner.ble.classify import Sighting
@@ -45,6 +49,7 @@ class GateCalibrator:
         self._salt = salt if salt is not None else os.urandom(32)
         self._rssi: dict[bytes, list[int]] = {}
         self._bins: dict[bytes, set[int]] = {}
+        self._apple: set[bytes] = set()
         self._first: float | None = None
         self._last: float | None = None
 
@@ -55,6 +60,8 @@ class GateCalibrator:
         key = hashlib.blake2b(counted[0].key, key=self._salt, digest_size=16).digest()
         self._rssi.setdefault(key, []).append(rssi_dbm)
         self._bins.setdefault(key, set()).add(int(t // BIN_SECONDS))
+        if (counted[0].category, counted[0].stratum) in APPLE_SENT:
+            self._apple.add(key)
         self._first = t if self._first is None else min(self._first, t)
         self._last = t if self._last is None else max(self._last, t)
 
@@ -73,8 +80,9 @@ class GateCalibrator:
         if best is None:
             return None
         med, key = best
+        offset = APPLE_GATE_OFFSET_DB if key in self._apple else 0
         return GateProposal(
-            gate_dbm=round(med), median_dbm=med, packets=len(self._rssi[key]),
+            gate_dbm=round(med) - offset, median_dbm=med, packets=len(self._rssi[key]),
             steady_share=len(self._bins[key]) / nbins, devices=len(self._rssi),
             seconds=self._last - self._first,
         )  # fmt: skip
@@ -82,4 +90,5 @@ class GateCalibrator:
     def forget(self) -> None:
         self._rssi.clear()
         self._bins.clear()
+        self._apple.clear()
         self._salt = b""

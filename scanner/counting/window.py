@@ -20,6 +20,12 @@ RSSI_GATE_OFF: Final = -127
 # A device whose median RSSI lies this close below the gate counts as "near the gate" (leakage
 # diagnostic; docs/method.md, on-site decision).
 NEAR_GATE_DB: Final = 6
+# iPhones transmit some 14-17 dB stronger than Bluezone Android's low TX power, with which the
+# gate is calibrated: Bluezone's own thresholds were Android<-Android -86 and Android<-iOS -69,
+# iOS<-Android -88 and iOS<-iOS -74 dBm (docs/protocol.md, proximity). Apple-sent keys must meet
+# the gate plus the smaller gap, so that one gate keeps out iPhones as far away as Androids.
+APPLE_GATE_OFFSET_DB: Final = 14
+APPLE_SENT: Final = frozenset({("bluezone", "ios_fg"), ("bluezone", "ios_bg"), ("iphone", "all")})
 # Capture histories are published for these categories (the estimators' strata).
 CAPTURE_CATEGORIES: Final = frozenset({"bluezone", "iphone"})
 
@@ -131,10 +137,15 @@ class WindowCounter:
                 self._below_gate += 1
         keys = self._keys
         assert keys is not None
+        apple = gate + APPLE_GATE_OFFSET_DB
         for s in sightings:
             if not s.counted:
                 continue
-            keys.add(s.category, s.stratum, s.key, above, near)
+            if gate > RSSI_GATE_OFF and (s.category, s.stratum) in APPLE_SENT:
+                r = RSSI_GATE_OFF if rssi_dbm is None else rssi_dbm
+                keys.add(s.category, s.stratum, s.key, r >= apple, r >= apple - NEAR_GATE_DB)
+            else:
+                keys.add(s.category, s.stratum, s.key, above, near)
             if s.rolling:
                 self._rolling_strata.add((s.category, s.stratum))
         return closed

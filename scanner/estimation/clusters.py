@@ -21,6 +21,7 @@ DAY_SECONDS = 86_400
 # Capture-history strata the estimators use: (category, stratum) on the wire -> name here.
 CAPTURE_STRATA: dict[tuple[str, str], str] = {
     ("bluezone", "android"): "android",
+    ("bluezone", "android_v1"): "android_v1",
     ("bluezone", "ios_fg"): "ios_fg",
     ("bluezone", "ios_bg"): "ios_bg",
     ("iphone", "all"): "iphone",
@@ -46,17 +47,19 @@ class CaptureSums:
     lag1: int = 0
     lag2: int = 0
     run3: int = 0
+    singles: int = 0  # f_1: devices seen in one window only (also ID switches off the slot edge)
 
     def __add__(self, o: CaptureSums) -> CaptureSums:
         return CaptureSums(
             self.windows + o.windows, self.pairs1 + o.pairs1, self.pairs2 + o.pairs2,
             self.detections + o.detections, self.devices + o.devices, self.lag1 + o.lag1,
-            self.lag2 + o.lag2, self.run3 + o.run3,
+            self.lag2 + o.lag2, self.run3 + o.run3, self.singles + o.singles,
         )  # fmt: skip
 
     @classmethod
     def of(cls, c: SlotCapture) -> CaptureSums:
-        return cls(c.windows, c.pairs1, c.pairs2, c.detections, c.devices, c.lag1, c.lag2, c.run3)
+        return cls(c.windows, c.pairs1, c.pairs2, c.detections, c.devices, c.lag1, c.lag2, c.run3,
+                   c.seen[0] if c.seen else 0)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +101,19 @@ def captures_from_json(text: str) -> dict[str, CaptureSums]:
 
 def slot_detection(tau_s: float, p: EstimationParams) -> float:
     """Prior probability that a present Bluezone Android phone is seen in tau_s seconds:
-    p(tau) = a [(1-d) min(1, (tau+b)/c) + d min(1, (tau+b)/D)] (burst b, period c, Doze share d
-    and period D, advertising share a; an interval at a uniform phase overlaps a burst w.p.
-    (tau+b)/period)."""
+    p(tau) = a [(1-d) min(1, (tau+b)/c) + d min(1, 1/2 + tau/(2 D))] (burst b, period c,
+    advertising share a, Doze share d; an interval at a uniform phase overlaps a burst w.p.
+    (tau+b)/period, and a dozing phone sits on or off for steps of D, docs/protocol.md §2.7)."""
     b, c = p.android_burst_s.value, p.android_period_s.value
-    d, big = p.android_doze_share.value, p.android_doze_period_s.value
-    awake = (1 - d) * min(1.0, (tau_s + b) / c) + d * min(1.0, (tau_s + b) / big)
+    d = p.android_doze_share.value
+    awake = (1 - d) * min(1.0, (tau_s + b) / c) + d * doze_detection(tau_s, p)
     return p.android_advertising.value * awake
 
 
 def doze_detection(window_s: float, p: EstimationParams) -> float:
-    """Per-window detection of a phone in Doze (one 15 s burst every ~9 min; docs/protocol.md
-    §0.3): a protocol constant, not a site assumption."""
-    return min(1.0, (window_s + p.android_burst_s.value) / p.android_doze_period_s.value)
+    """Chance a dozing phone is on air at some time in a window: on and off steps of ~9 min,
+    long-run duty near 50 % (docs/protocol.md §2.7): a protocol figure, not a site assumption."""
+    return min(1.0, 0.5 + window_s / (2 * p.android_doze_period_s.value))
 
 
 def exclusion(report: WindowReport, p: EstimationParams) -> Exclusion | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from scanner.estimation.clusters import ClusterTotals, doze_detection, slot_detection
+from scanner.estimation.clusters import ClusterTotals, slot_detection
 from scanner.estimation.histories import Measured, measure
 from scanner.estimation.params import EstimationParams
 
@@ -58,14 +58,18 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
     rot_s = p.ios_rotation_s.value
     min_pairs = p.capture_min_pairs.value
 
-    def fit(name: str, rotation_s: float = 0.0, doze_q: float = 0.0) -> Measured | None:
+    def fit(name: str, rotation_s: float = 0.0, doze_block_s: float = 0.0) -> Measured | None:
         cs = c.capture.get(name)
         if cs is None:
             return None
-        return measure(cs, window_s=mean_w, min_pairs=min_pairs, rotation_s=rotation_s,
-                       doze_q=doze_q)  # fmt: skip
+        return measure(
+            cs, window_s=mean_w, min_pairs=min_pairs, rotation_s=rotation_s,
+            doze_block_s=doze_block_s, doze_share=p.android_doze_share.value,
+            doze_share_sd=p.android_doze_share_sd.value,
+        )  # fmt: skip
 
-    m_and = fit("android", doze_q=doze_detection(mean_w, p))
+    block = p.android_doze_period_s.value
+    m_and = fit("android", doze_block_s=block)
     m_iph = fit("iphone", rotation_s=rot_s)
     # Turnover from the best-measured stratum; else the site type's prior dwell.
     dwell = p.dwell_s.value
@@ -95,8 +99,8 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
     else:
         iph = c.iphone / (p.p_iphone.value * per)
         var_iph = iph * _thin(p.p_iphone.value)
+    adv = p.android_advertising.value  # installs that advertise at all: not measurable
     if m_and is not None:
-        adv = p.android_advertising.value  # installs that advertise at all: not measurable
         android, var_android = m_and.present / adv, m_and.variance / adv**2
     elif p.android_slot_counts.value >= 0.5 and c.slots:
         android, var_android = _from_slots(c, p)
@@ -104,6 +108,9 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
         pa = slot_detection(mean_w, p)
         android = c.android_win / c.used / pa / turn
         var_android = android * _thin(pa)
+    # Old app versions (static BLID) are counted only through their slot histories.
+    v1, var_v1 = _static_ids(c, p, mean_w, turn, fit("android_v1", doze_block_s=block))
+    android, var_android = android + v1 / adv, var_android + var_v1 / adv**2
     # Android dominates the Bluezone count, so its source decides the label; the strata that
     # are empty in the cluster (no iPhones) do not make it "mixed".
     and_measured = m_and is not None or (c.android_win == 0 and not c.capture.get("android"))
@@ -112,6 +119,19 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
         Detection.MEASURED if all(bz) else Detection.PRIOR if not any(bz) else Detection.MIXED
     )
     spread = p.detection_cv.value if m_and is not None else p.prior_detection_cv.value
+    # What no history can see (docs/method.md, identifiability): on-site phones whose median
+    # stays below the gate, and installs that never advertise; prior shares with their spread.
+    k = 1 / (1 - min(0.9, p.gate_loss.value))
+    var_android += (android * p.android_advertising_sd.value / adv) ** 2
+    var_bg += (bg * p.ios_bg_advertising_sd.value / p.ios_bg_advertising.value) ** 2
+    spread = (spread**2 + (p.gate_loss_sd.value * k) ** 2) ** 0.5
+    android, fg, bg, iph = android * k, fg * k, bg * k, iph * k
+    # Which phones a gate misses is a per-phone draw too: binomial thinning, N g / (1 - g).
+    g = k - 1
+    var_android, var_fg, var_bg, var_iph = (
+        v * k * k + n * g
+        for v, n in ((var_android, android), (var_fg, fg), (var_bg, bg), (var_iph, iph))
+    )  # fmt: skip
     # Over a visit of V seconds ~(1 + V/dwell) independent sets of people pass: smartphone
     # ownership averages over them (people_sets); detection noise is kept at one set.
     eff = 1 + c.window_s_sum / mean_w * (turn - 1)
@@ -136,3 +156,18 @@ def _from_slots(c: ClusterTotals, p: EstimationParams) -> tuple[float, float]:
         return n, n * _thin(pa)
     android = hat / tau
     return android, android * _thin(ptau / tau)
+
+
+def _static_ids(
+    c: ClusterTotals, p: EstimationParams, mean_w: float, turn: float, m: Measured | None
+) -> tuple[float, float]:
+    """Bluezone Android v1 phones (static BLID, docs/protocol.md §2.1): from their capture
+    histories when thick enough, else their mean per-window count over the prior detection."""
+    if m is not None:
+        return m.present, m.variance
+    cs = c.capture.get("android_v1")
+    if cs is None or cs.windows <= 0:
+        return 0.0, 0.0
+    pa = slot_detection(mean_w, p) / p.android_advertising.value
+    n = cs.detections / cs.windows / pa / turn
+    return n, n * _thin(pa)

@@ -70,15 +70,15 @@ class EstimationParams:
     )
     android_period_s: Param = _P(30.0, "docs/protocol.md §0.3: 15 s on / 15 s off, period 30 s")
     android_doze_share: Param = _P(
-        0.2,
+        0.25,
         "assumption: share of Bluezone Android phones in Doze during a visit (docs/protocol.md "
-        "§0.3 "
-        "inference; no measurement found)",
+        "§0.3 inference; no measurement found): mid-point of the 0-50 % range the spreads "
+        "(prior_detection_cv, android_doze_share_sd) are set for",
     )
     android_advertising: Param = _P(
-        0.97,
+        0.925,
         "assumption: share of Bluezone Android phones whose stack advertises at all (some run "
-        "scan-only, docs/protocol.md §2.7); detection is multiplied by it",
+        "scan-only, docs/protocol.md §2.7; mid-point of 85-100 %); detection is multiplied by it",
     )
     android_doze_period_s: Param = _P(
         540.0, "docs/protocol.md §0.3: in Doze the 30 s cycle can degrade to >= 9 min steps"
@@ -137,6 +137,33 @@ class EstimationParams:
         "relative spread of detection added when the priors stand in for a measurement (Doze "
         "share 0-50 % moves Android detection by about this much, docs/method.md)",
     )
+    android_doze_share_sd: Param = _P(
+        0.15,
+        "prior standard deviation of android_doze_share (range about 0-50 %), added to "
+        "intervals: 20-minute capture histories cannot tell a dozing phone's ~9 min off step "
+        "from a departure (docs/method.md)",
+    )
+    gate_loss: Param = _P(
+        0.15,
+        "assumption: net share of on-site phones a gate at the boundary's median RSSI misses (a "
+        "phone near the edge with more than average shadowing or body loss has its median below "
+        "it: about 18-29 % for 3-7 dB slow-loss spread and uniform placement, offset in part by "
+        "outside phones just past the boundary that pass it; mid-point of 0-29 %); measured "
+        "counts are divided by "
+        "1 - gate_loss; no capture history can see the missed phones",
+    )
+    gate_loss_sd: Param = _P(
+        0.08, "prior standard deviation of gate_loss (range about 0-0.29), added to intervals"
+    )
+    android_advertising_sd: Param = _P(
+        0.04,
+        "prior standard deviation of android_advertising (scan-only installs 0-15 %), added to "
+        "intervals: never-advertising phones are invisible to any field data",
+    )
+    ios_bg_advertising_sd: Param = _P(
+        0.14,
+        "prior standard deviation of ios_bg_advertising (range 40-90 %), added to intervals",
+    )
 
     def items(self) -> Iterator[tuple[str, Param]]:
         for f in fields(self):
@@ -155,7 +182,9 @@ _NAMES: Final = frozenset(f.name for f in fields(EstimationParams))
 _UNIT: Final = frozenset(
     {"smartphone_share", "ios_share", "coverage_min", "android_doze_share", "p_ios_fg",
      "p_ios_bg", "p_iphone", "confidence", "require_clock_sync", "android_slot_counts",
-     "android_advertising", "prior_detection_cv", "ios_bg_advertising"}
+     "android_advertising", "prior_detection_cv", "ios_bg_advertising", "gate_loss",
+     "gate_loss_sd", "android_advertising_sd", "ios_bg_advertising_sd",
+     "android_doze_share_sd"}
 )  # fmt: skip
 DEFAULT_PARAMS: Final = EstimationParams()
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from scanner.ble.advert import RawAdvert
+from scanner.counting.window import APPLE_GATE_OFFSET_DB, APPLE_SENT, RSSI_GATE_OFF
 from scanner.simulator import fleet
 from scanner.simulator.devices import Report
 from scanner.simulator.model import Scenario
@@ -48,6 +49,10 @@ class SimResult:
         """The capture as RawAdverts, in time order (built lazily to keep memory low)."""
         for t, addr, rssi, adv, rsp, pdu, _tags in self.reports:
             yield RawAdvert(t=t, address=addr, rssi_dbm=rssi, adv=adv, scan_rsp=rsp, pdu=pdu)
+
+
+# The counter's gate per signal: Apple-sent keys meet the gate plus the iPhone TX offset.
+_APPLE: Final = {f"{c}/{s}": APPLE_GATE_OFFSET_DB for c, s in APPLE_SENT}
 
 
 def _guard(t: float) -> float:
@@ -84,7 +89,7 @@ def simulate(
                 heard_any.setdefault((w, tag), set()).add(i)
                 t_ = tally.setdefault((w, tag, i), [0, 0])
                 t_[0] += 1
-                if r[2] >= gate:
+                if r[2] >= (gate + _APPLE.get(tag, 0) if gate > RSSI_GATE_OFF else gate):
                     heard.setdefault((w, tag), set()).add(i)
                     t_[1] += 1
     reports.sort(key=lambda r: r[0])

@@ -69,13 +69,25 @@ def test_distinct_keys_per_category_and_corroboration_not_counted() -> None:
 
 def test_rssi_gate_drops_weak_and_unknown_rssi() -> None:
     c = WindowCounter(window_s=60, rssi_min_dbm=-80, strata=STRATA)
-    c.add(T0 + 1, -79, [_sight(b"near")])
-    c.add(T0 + 2, -80, [_sight(b"edge")])
-    c.add(T0 + 3, -81, [_sight(b"far")])
-    c.add(T0 + 4, None, [_sight(b"unknown")])
+    c.add(T0 + 1, -79, [_sight(b"near", "bluezone", "android")])
+    c.add(T0 + 2, -80, [_sight(b"edge", "bluezone", "android")])
+    c.add(T0 + 3, -81, [_sight(b"far", "bluezone", "android")])
+    c.add(T0 + 4, None, [_sight(b"unknown", "bluezone", "android")])
     (w,) = c.close(T0 + 10)
-    assert w.counts["iphone"]["all"] == 2
+    assert w.counts["bluezone"]["android"] == 2
     assert w.below_gate == 2 and w.adverts == 4
+
+
+def test_apple_sent_keys_meet_the_gate_plus_the_iphone_tx_offset() -> None:
+    # An iPhone is ~14 dB louder than Bluezone Android at the same distance: at a -80 dBm gate
+    # an iPhone at -70 dBm is as far away as an Android at -84 dBm, outside the site.
+    c = WindowCounter(window_s=60, rssi_min_dbm=-80, strata=STRATA)
+    c.add(T0 + 1, -66, [_sight(b"edge"), _sight(b"edge", "bluezone", "ios_bg")])
+    c.add(T0 + 2, -70, [_sight(b"far"), _sight(b"far", "bluezone", "ios_bg")])
+    c.add(T0 + 3, -70, [_sight(b"android", "bluezone", "android")])
+    (w,) = c.close(T0 + 10)
+    assert w.counts["iphone"]["all"] == 1
+    assert w.counts["bluezone"] == {"android": 1, "ios_bg": 1}
 
 
 def test_slot_counts_accumulate_within_quarter_hour_and_reset_at_boundary() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.estimation.clusters import ClusterTotals
+from scanner.estimation.clusters import CaptureSums, ClusterTotals
 from scanner.estimation.methods import Method, estimate
-from scanner.estimation.params import DEFAULT_PARAMS
+from scanner.estimation.params import DEFAULT_PARAMS, for_site_type
 
 _n = st.integers(min_value=0, max_value=400)
 
@@ -43,3 +43,27 @@ def test_raw_ratio_above_one_is_a_misfit_not_139_percent() -> None:
     e = estimate(Method.HEADCOUNT, [c], DEFAULT_PARAMS)
     assert e.value == 1.0 and e.high == 1.0 and e.raw is not None and e.raw > 1.0
     assert e.misfit is not None and "head count" in e.misfit
+
+
+def test_ios_internal_interval_is_not_degenerate_when_histories_see_everyone() -> None:
+    # A blind-bench market visit (20 windows over two slots) whose address-keyed strata were
+    # seen in every window between their first and last: a measured detection of exactly 1
+    # gave zero variance and the interval was a point (median width 0, coverage 30 %). The
+    # share of background iPhones that never advertise is a prior with a spread, the gate's
+    # missed phones are a per-phone draw, and p = 1 on a few hundred pairs is not a certainty.
+    def sums(*v: int) -> CaptureSums:
+        return CaptureSums(*v)
+
+    c = ClusterTotals(
+        "s1", "n1", 0, windows=21, used=20, excl_clock=0, excl_coverage=0, window_s_sum=1200.0,
+        ios_fg=24, ios_bg=303, iphone=1059,
+        capture={
+            "ios_fg": sums(21, 19, 17, 24, 4, 20, 16, 16),
+            "ios_bg": sums(21, 19, 17, 303, 50, 253, 207, 207),
+            "iphone": sums(21, 19, 17, 1059, 181, 878, 715, 715),
+        },
+    )  # fmt: skip
+    e = estimate(Method.IOS_INTERNAL, [c], for_site_type(DEFAULT_PARAMS, "market"))
+    assert e.value is not None and e.low is not None and e.high is not None
+    assert e.low < e.value < e.high
+    assert e.high - e.low > 0.1

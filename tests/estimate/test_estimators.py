@@ -20,19 +20,23 @@ from tests.estimate.factory import T0, window
 EXACT = DEFAULT_PARAMS.override(
     "test", android_doze_share=0.0, p_ios_fg=1.0, p_ios_bg=1.0, p_iphone=1.0,
     android_slot_counts=1.0, android_advertising=1.0, detection_cv=0.0,
-    smartphone_share_cv=0.0, prior_detection_cv=0.0,
+    smartphone_share_cv=0.0, prior_detection_cv=0.0, gate_loss=0.0, gate_loss_sd=0.0,
+    android_advertising_sd=0.0, ios_bg_advertising_sd=0.0,
 )  # fmt: skip
 # The arithmetic of the priors, without the widening an assumed share or prior detection adds
 # by default (tested on their own in test_histories.py and test_bounds.py).
 SLOTS = DEFAULT_PARAMS.override(
-    "test", android_slot_counts=1.0, smartphone_share_cv=0.0, prior_detection_cv=0.0
-)
+    "test", android_slot_counts=1.0, smartphone_share_cv=0.0, prior_detection_cv=0.0,
+    gate_loss=0.0, gate_loss_sd=0.0, android_advertising_sd=0.0, ios_bg_advertising_sd=0.0,
+)  # fmt: skip
 Z95 = 1.959963984540054
 
 
 def test_slot_detection_mixes_awake_and_doze_cycles() -> None:
-    # 97 % advertise at all; 80 % awake: (60+15)/30 >= 1 -> 1; 20 % in Doze: (60+15)/540.
-    assert slot_detection(60, DEFAULT_PARAMS) == pytest.approx(0.97 * (0.8 + 0.2 * 75 / 540))
+    # 92.5 % advertise at all; 75 % awake: (60+15)/30 >= 1 -> 1; 25 % in Doze, on or off for
+    # ~9 min steps: on at some time in 60 s w.p. 1/2 + 60/1080.
+    want = 0.925 * (0.75 + 0.25 * (0.5 + 60 / 1080))
+    assert slot_detection(60, DEFAULT_PARAMS) == pytest.approx(want)
     # Less than one awake period: an interval of 5 s overlaps a 15 s burst with p (5+15)/30.
     assert slot_detection(5, EXACT) == pytest.approx(20 / 30)
 
@@ -55,7 +59,7 @@ def test_android_detection_correction_divides_slot_count() -> None:
     w = window(slot_android=4, headcount=20)
     c = clusters_from_reports([w], SLOTS)
     e = estimate("headcount", c, SLOTS)
-    p = 0.97 * (0.8 + 0.2 * 75 / 540)
+    p = 0.925 * (0.75 + 0.25 * (0.5 + 60 / 1080))
     assert e.bluezone == pytest.approx(4 / p)
     assert e.value == pytest.approx(4 / p / (20 * 0.7))
 
@@ -63,14 +67,21 @@ def test_android_detection_correction_divides_slot_count() -> None:
 def test_default_android_count_is_per_window_over_window_detection() -> None:
     ws = [window(i, android=n, slot_android=9, headcount=20) for i, n in enumerate([4, 5, 6])]
     e = estimate("headcount", clusters_from_reports(ws), DEFAULT_PARAMS)
-    p = 0.97 * (0.8 + 0.2 * 75 / 540)  # one 60 s window: awake phones seen, Doze ones rarely
+    # One 60 s window: awake phones seen, dozing ones when in an "on" step; the gate's prior
+    # net loss of on-site phones divides too.
+    p = 0.925 * (0.75 + 0.25 * (0.5 + 60 / 1080)) * (1 - 0.15)
     assert e.bluezone == pytest.approx(5 / p)
 
 
 def test_turnover_at_markets_divides_window_counts_by_one_plus_w_over_dwell() -> None:
     ws = [window(i, android=5, ios_bg=2, iphone=6, headcount=20) for i in range(3)]
     plain = DEFAULT_PARAMS.override(
-        "t", android_doze_share=0.0, p_ios_bg=1.0, p_iphone=1.0, android_advertising=1.0
+        "t",
+        android_doze_share=0.0,
+        p_ios_bg=1.0,
+        p_iphone=1.0,
+        android_advertising=1.0,
+        gate_loss=0.0,
     )
     market = for_site_type(plain, "market")
     assert market.dwell_s.value == 1200 and "dwell_market_s" in market.dwell_s.source

@@ -92,8 +92,10 @@ def main_scene(t0: float = QUARTER - 180, seconds: int = 360, seed: int = 4) -> 
             bzid = ids[0] if t < QUARTER else ids[1]
             out.append(Tx(t, burst_addr, -60 - s % 4, bz_android(bzid)))
         if s % 2 == 0:
-            out.append(Tx(t, ios_fg, -65 - s % 3, bz_ios_fg()))
-            out.append(Tx(t, ios_bg, -66 - s % 3, nearby_info(), overflow_area()))
+            # Bluezone iPhones near the node: iPhones are ~14 dB louder than Bluezone Android
+            # and meet a gate 14 dB higher (scanner.counting.window.APPLE_GATE_OFFSET_DB).
+            out.append(Tx(t, ios_fg, -51 - s % 3, bz_ios_fg()))
+            out.append(Tx(t, ios_bg, -52 - s % 3, nearby_info(), overflow_area()))
             out.append(Tx(t, ip1, -55 - s % 5, nearby_info(0x1E)))
             out.append(Tx(t, en, -70 - s % 3, gaen(rpi)))
             out.append(Tx(t, far, -95 - s % 2, nearby_info(0x1A)))  # below the -80 dBm gate

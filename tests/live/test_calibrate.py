@@ -92,3 +92,18 @@ async def test_calibrate_live_on_the_fake_bluez(fake_bluez: FakeBlueZ, tmp_path:
     assert proc.returncode == 0, err.decode()
     assert "proposed RSSI gate: -72 dBm" in out.decode()
     assert yaml.safe_load(cfg.read_text(encoding="utf-8")) == {"rssi_min": -72}
+
+
+def test_a_reference_iphone_proposes_the_gate_in_android_terms() -> None:
+    from scanner.ble.classify import Sighting
+    from scanner.counting.calibration import GateCalibrator
+    from scanner.counting.window import APPLE_GATE_OFFSET_DB
+
+    cal = GateCalibrator(salt=b"s" * 32)
+    ref = Sighting(category="iphone", stratum="all", key=b"ref", rolling=False, rule="t",
+                   counted=True)  # fmt: skip
+    for k in range(120):
+        cal.add(T0 + k, -70, [ref])
+    got = cal.proposal()
+    assert got is not None and got.median_dbm == -70
+    assert got.gate_dbm == -70 - APPLE_GATE_OFFSET_DB  # the counter adds the offset back

@@ -114,11 +114,13 @@ def scene(t0: float = ROTATION - 120, seconds: int = 240) -> Scene:
                     )
                 )
         if s % 2 == 0:
-            out.append(RawAdvert(t + 0.04, addr(1), -65, bz_ios_fg(), None, adv_ind))
-            out.append(RawAdvert(t + 0.05, addr(2), -66, nearby_info(), overflow_area(), adv_ind))
+            # iPhones are ~14 dB louder than Bluezone Android; the counter's gate for Apple-sent
+            # keys is 14 dB higher (scanner.counting.window.APPLE_GATE_OFFSET_DB).
+            out.append(RawAdvert(t + 0.04, addr(1), -51, bz_ios_fg(), None, adv_ind))
+            out.append(RawAdvert(t + 0.05, addr(2), -52, nearby_info(), overflow_area(), adv_ind))
             rsp += 1
-            out.append(RawAdvert(t + 0.06, addr(3), -55, nearby_info(0x07), None, adv_ind))
-            out.append(RawAdvert(t + 0.07, addr(4), -58, nearby_info(0x0C), None, adv_ind))
+            out.append(RawAdvert(t + 0.06, addr(3), -41, nearby_info(0x07), None, adv_ind))
+            out.append(RawAdvert(t + 0.07, addr(4), -44, nearby_info(0x0C), None, adv_ind))
         else:
             rotated = t >= ROTATION + 30
             out.append(RawAdvert(t, addr(5), -70, gaen(bytes([0xA5]) * 16), None, nonconn))

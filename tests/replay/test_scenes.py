@@ -95,9 +95,10 @@ def test_replay_into_matches_read_capture(
     assert [(_nonzero(r), r.slot_counts, r.health.adverts, r.health.below_gate) for r in fast] == [
         (_nonzero(r), r.slot_counts, r.health.adverts, r.health.below_gate) for r in slow
     ]
-    # The -65 dBm gate keeps Bluezone Android (-60..-63), iOS foreground (-65), the two plain
-    # iPhones (-55, -58), the PC (-62) and the AirPods (-64); it drops the background Bluezone
-    # iPhone (-66), the EN phones (-70, -71) and the unknown device (-67).
+    # The -65 dBm gate keeps Bluezone Android (-60..-63), iOS foreground (-51 against the
+    # Apple gate -51), the two plain iPhones (-41, -44), the PC (-62) and the AirPods (-64); it
+    # drops the background Bluezone iPhone (-52), the EN phones (-70, -71) and the unknown
+    # device (-67).
     assert _nonzero(fast[0]) == {
         "bluezone": {"android": 2, "ios_fg": 1},
         "iphone": {"all": 2},
