@@ -139,9 +139,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         broker = Mosquitto(work / "mqtt")
+        # The production autosave (deploy/server/mosquitto.conf), not the tests' 1 s: saving
+        # the whole queue every second stalls the broker at hundreds of thousands of windows.
         broker.conf.write_text(broker.conf.read_text().replace(
             "max_inflight_messages 100", f"max_inflight_messages {args.inflight}"
-        ))  # fmt: skip
+        ).replace("autosave_interval 1\n", "autosave_interval 60\n"))  # fmt: skip
         broker.start()
         pg = start_postgres(durable=True) if args.store == "postgresql" else None
         db = pg.new_database() if pg is not None else str(work / "store.sqlite3")
