@@ -118,7 +118,7 @@ def main() -> None:
     ap.add_argument("--aggregators", type=int, default=1)
     ap.add_argument("--serve-args", default="", help="more `bzagg serve` options, quoted")
     ap.add_argument("--inflight", type=int, default=1000,
-                    help="the broker's max_inflight_messages (deploy/mosquitto: 100)")  # fmt: skip
+                    help="the broker's max_inflight_messages (100 in deploy/server)")  # fmt: skip
     ap.add_argument("--live", type=int, default=5000, help="windows of the latency phase")
     ap.add_argument("--rate", type=float, default=1000.0,
                     help="windows/s offered in the latency phase (a country: ~170/s)")  # fmt: skip

@@ -86,8 +86,19 @@ def make_tls(d: Path) -> TlsFiles:
 class Mosquitto:
     """One broker process; `stop()`/`start()` keep the port and the persistence file."""
 
-    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        tls: bool = False,
+        persistence: bool = True,
+        autosave_s: int = 1,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.binary = require("mosquitto")
+        self.persistence = persistence
+        self.autosave_s = autosave_s
+        self.extra = extra
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -104,9 +115,9 @@ class Mosquitto:
     def _config(self) -> str:
         lines = [
             "per_listener_settings false",
-            "persistence true",
+            f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.dir}/",
-            "autosave_interval 1",
+            f"autosave_interval {self.autosave_s}",
             # Queue without limit for the aggregator's persistent session during tests.
             "max_queued_messages 0",
             "max_inflight_messages 100",
@@ -116,6 +127,7 @@ class Mosquitto:
             "log_type notice",
             "log_type information",
             "log_type subscribe",
+            *self.extra,
             f"listener {self.port} 127.0.0.1",
         ]
         if os.geteuid() == 0:
@@ -164,6 +176,13 @@ class Mosquitto:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: whatever was not autosaved yet is gone, as after a power cut."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
         self.proc = None
 
     def restart(self) -> None:

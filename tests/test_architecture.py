@@ -42,7 +42,11 @@ ALLOWED = {
     "bleak": {"scanner/sources/live/bleak_scan.py"},
     "dbus_fast": {"scanner/sources/live/bluez.py"},
     "aiomqtt": {"scanner/node/publish.py", "aggregator/ingest/subscribe.py"},
-    "sqlite3": {"scanner/node/outbox.py", "aggregator/store/sqlite.py"},
+    "sqlite3": {
+        "scanner/node/outbox.py",
+        "aggregator/store/sqlite.py",
+        "aggregator/store/sqlite_read.py",  # read-only connections only
+    },
     "psycopg": {"aggregator/store/postgres.py"},
 }
 

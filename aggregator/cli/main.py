@@ -50,6 +50,7 @@ def _keys_option(f: Any) -> Any:
     cls=LazyGroup,
     lazy={
         "demo": "aggregator.cli.demo:demo",
+        "doctor": "aggregator.cli.doctor:doctor",
         "nodes": "aggregator.cli.nodes:nodes",
         "report": "aggregator.cli.report:report",
         "sites": "aggregator.cli.sites:sites",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,31 +18,47 @@ NODE_CONF = "/etc/bluezone-audit"
 NODE_STATE = "/var/lib/bluezone-audit"
 
 
+def _check_options(f: Any) -> Any:
+    f = click.option("--max-clock-skew", type=click.FloatRange(0), default=300.0,
+                     show_default=True,
+                     help="--check: seconds a node's clock may disagree with ours.")(f)  # fmt: skip
+    f = click.option("--max-unconfirmed", type=click.FloatRange(0), default=3600.0,
+                     show_default=True,
+                     help="--check: seconds a window may wait above a missing one.")(f)  # fmt: skip
+    return click.option("--check", is_flag=True,
+                        help="Print ALERT lines and exit 1 past a threshold.")(f)  # fmt: skip
+
+
 @click.group(invoke_without_command=True)
 @click.option("--db", "--store", "db", default="bzaudit.sqlite3", show_default=True,
               help="Aggregator store: a SQLite file or postgresql://... URL.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per node.")
+@_check_options
 @click.pass_context
-def nodes(ctx: click.Context, db: str, as_json: bool) -> None:
-    """Nodes with last seen, status, windows stored, seq gaps and rejected messages.
+def nodes(ctx: click.Context, /, db: str, as_json: bool, **check: Any) -> None:
+    """Nodes: last seen, status, windows, seq gaps, rejects, ack, unconfirmed age, conflicts,
+    clock skew.
 
     `bzagg nodes add NAME` and `bzagg nodes revoke NAME` manage a node's credentials.
     """
     if ctx.invoked_subcommand is None:
-        _list(db, as_json)
+        _list(db, as_json, **check)
 
 
 @nodes.command("list")
 @click.option("--db", "--store", "db", default="bzaudit.sqlite3", show_default=True,
               help="Aggregator store: a SQLite file or postgresql://... URL.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per node.")
-def list_cmd(db: str, as_json: bool) -> None:
+@_check_options
+def list_cmd(db: str, as_json: bool, **check: Any) -> None:
     """The same table as `bzagg nodes`."""
-    _list(db, as_json)
+    _list(db, as_json, **check)
 
 
-def _list(db: str, as_json: bool) -> None:
-    from aggregator.ingest.serve import NODE_HEADER, format_table, node_table
+def _list(
+    db: str, as_json: bool, *, check: bool, max_unconfirmed: float, max_clock_skew: float
+) -> None:
+    from aggregator.ingest.serve import NODE_HEADER, format_table, node_alerts, node_table
     from aggregator.store import is_url
 
     if not is_url(db) and not Path(db).exists():
@@ -51,8 +68,14 @@ def _list(db: str, as_json: bool) -> None:
         keys = [h.replace(" (UTC)", "").replace(" ", "_") for h in NODE_HEADER]
         for r in rows:
             click.echo(json.dumps(dict(zip(keys, r, strict=True))))
-        return
-    click.echo(format_table(NODE_HEADER, rows))
+    else:
+        click.echo(format_table(NODE_HEADER, rows))
+    if check:
+        alerts = node_alerts(rows, max_unconfirmed_s=max_unconfirmed, max_skew_s=max_clock_skew)
+        for line in alerts:
+            click.echo(line, err=True)
+        if alerts:
+            sys.exit(1)
 
 
 def _files(f: Any) -> Any:

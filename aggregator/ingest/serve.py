@@ -19,8 +19,9 @@ import yaml
 from aggregator.errors import AggregatorError
 from aggregator.ingest.subscribe import IngestStats, Subscriber, ingest_batch
 from aggregator.store import open_store
+from aggregator.store.interface import StoreError, WindowStore
 from aggregator.store.rows import iter_batches
-from scanner.wire.broker import BrokerConfig
+from scanner.wire.broker import Backoff, BrokerConfig
 from scanner.wire.schema import iso_utc
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,46 @@ class ServeOptions:
     share_group: str | None = None
 
 
+async def open_writable(
+    db: str | Path, echo: Callable[[str], None], *, backoff: Backoff | None = None
+) -> WindowStore:
+    """Open the store and prove it takes writes; until it does, retry with backoff and say so.
+
+    A store on a read-only or full filesystem is not an error that needs a restart: `serve`
+    waits (without subscribing, so nothing is taken from the broker) and goes on by itself.
+    A file that is not a store of this version is an error.
+    """
+    backoff = backoff or Backoff(0.5, 30.0)
+    said: str | None = None
+    attempts = 0
+    while True:
+        store: WindowStore | None = None
+        try:
+            store = open_store(db)
+            store.check_writable()
+        except StoreError as exc:
+            if store is not None:
+                store.close()
+            if exc.cause is None:
+                raise
+            attempts += 1
+            if exc.cause != said:
+                echo(
+                    f"bzagg: store {db} cannot be written ({exc.cause}: {exc}); not subscribing "
+                    "yet, retrying with backoff until it can (remount it read-write or free "
+                    "space; nothing is taken from the broker meanwhile)"
+                )
+                said = exc.cause
+            await asyncio.sleep(backoff.next())
+            continue
+        if said is not None:
+            echo(f"bzagg: store {db} writable again after {attempts} attempt(s)")
+        return store
+
+
 async def serve(opts: ServeOptions, echo: Callable[[str], None]) -> IngestStats:
     """Subscribe and store until SIGINT/SIGTERM (or `duration_s`); returns the counters."""
-    store = open_store(opts.db)
+    store = await open_writable(opts.db, echo)
     stack = contextlib.AsyncExitStack()
     try:
         broker = opts.broker
@@ -92,7 +130,7 @@ async def serve(opts: ServeOptions, echo: Callable[[str], None]) -> IngestStats:
         s = sub.stats
         echo(
             f"bzagg: {s.received} messages, {s.stored} windows stored, "
-            f"{s.duplicates} duplicates, {s.rejected} rejected"
+            f"{s.duplicates} duplicates, {s.rejected} rejected ({s.conflicts} conflicts)"
         )
         return s
     finally:
@@ -120,7 +158,7 @@ def ingest_outbox(
     now: float | None = None,
 ) -> IngestStats:
     """Import every window of a node outbox; idempotent with what arrived over MQTT."""
-    from aggregator.store.sqlite import read_outbox  # a node outbox is a SQLite file
+    from aggregator.store.sqlite_read import read_outbox  # a node outbox is a SQLite file
 
     messages = read_outbox(outbox_path)
     first = next(messages, None)  # opens the file: a bad outbox fails before the store opens
@@ -139,20 +177,65 @@ def ingest_outbox(
 
 
 NODE_HEADER = ("node", "site", "status", "last seen (UTC)", "windows", "last seq", "seq gaps",
-               "duplicates", "rejected")  # fmt: skip
+               "duplicates", "rejected", "acked seq", "unconfirmed s", "conflicts",
+               "clock skew s")  # fmt: skip
 
 
-def node_table(db: str | Path) -> list[tuple[Any, ...]]:
+@dataclass(frozen=True, slots=True)
+class NodeAlert:
+    node: str
+    what: str  # `unconfirmed` or `clock`
+
+    def line(self, row: dict[str, Any], max_unconfirmed_s: float, max_skew_s: float) -> str:
+        if self.what == "unconfirmed":
+            return (
+                f"ALERT node {self.node}: a window above seq {row['acked seq']} has waited "
+                f"{row['unconfirmed s']} s for an earlier one (> {max_unconfirmed_s:.0f} s): "
+                "windows are missing; the node re-sends them, or ingest its outbox"
+            )
+        return (
+            f"ALERT node {self.node}: its clock disagrees with ours by {row['clock skew s']} s "
+            f"(> {max_skew_s:.0f} s), from window time vs arrival time; check its NTP"
+        )
+
+
+def node_table(db: str | Path, *, now: float | None = None) -> list[tuple[Any, ...]]:
     store = open_store(db)
     try:
         rows = store.nodes()
+        extra = {r[0]: r[1:] for r in store.node_delivery_rows()}
     finally:
         store.close()
-    return [
-        (n.node, n.site, n.status, iso_utc(int(n.last_seen)) if n.last_seen else "-", n.windows,
-         "-" if n.last_seq is None else n.last_seq, n.seq_gaps, n.duplicates, n.rejected)
-        for n in rows
-    ]  # fmt: skip
+    now = time.time() if now is None else now
+    out = []
+    for n in rows:
+        acked, conflicts, skew, oldest = extra.get(n.node, (None, 0, None, None))
+        out.append((
+            n.node, n.site, n.status, iso_utc(int(n.last_seen)) if n.last_seen else "-",
+            n.windows, "-" if n.last_seq is None else n.last_seq, n.seq_gaps, n.duplicates,
+            n.rejected,
+            "-" if acked is None else acked,
+            "-" if oldest is None else round(max(0.0, now - oldest)),
+            conflicts, "-" if skew is None else round(skew),
+        ))  # fmt: skip
+    return out
+
+
+def node_alerts(
+    rows: list[tuple[Any, ...]], *, max_unconfirmed_s: float, max_skew_s: float
+) -> list[str]:
+    """ALERT lines for `bzagg nodes --check`: missing windows waited for too long, bad clocks."""
+    lines = []
+    for r in rows:
+        row = dict(zip(NODE_HEADER, r, strict=True))
+        age, skew = row["unconfirmed s"], row["clock skew s"]
+        if age != "-" and age > max_unconfirmed_s:
+            lines.append(
+                NodeAlert(row["node"], "unconfirmed").line(row, max_unconfirmed_s, max_skew_s)
+            )
+        if skew != "-" and abs(skew) > max_skew_s:
+            lines.append(NodeAlert(row["node"], "clock").line(row, max_unconfirmed_s, max_skew_s))
+    return lines
 
 
 def format_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:

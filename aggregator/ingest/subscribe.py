@@ -2,9 +2,11 @@
 
 A persistent session (fixed client id, clean_session False) keeps the broker queueing for us while
 we are down; a message is acknowledged (PUBACK) only after the transaction holding its row, or its
-rejection, has committed (docs/architecture.md §7). aiomqtt 2.x has no manual-ack API, so the
-subscriber
-switches the underlying paho client to manual acks and acknowledges by message id.
+rejection, has committed (docs/architecture.md §7). After each commit it publishes, per node
+touched, the highest contiguous seq committed (retained, QoS 1, on `bzaudit/v1/<site>/<node>/ack`):
+the node's end-to-end confirmation. A failing store is retried in place with
+capped, jittered backoff (the batch stays unacknowledged, the connection stays up), reopened when
+SQLite would otherwise stay read-only, and logged once per change of cause with a counter.
 """
 
 from __future__ import annotations
@@ -15,117 +17,21 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
 
-from aggregator.store.interface import Reject, WindowStore
+from aggregator.ingest.verdict import IngestStats, Verdict, ingest_batch, judge, topics
+from aggregator.store.delivery import REOPEN_CAUSES
+from aggregator.store.interface import AddResult, StoreError, WindowStore
 from scanner.wire.broker import Backoff, BrokerConfig, explain
-from scanner.wire.codec import decode
-from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT, SchemaError, WindowReport
-from scanner.wire.topics import parse_topic
+from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT
+from scanner.wire.topics import ack_topic, encode_ack
 
 log = logging.getLogger(__name__)
 
-TOPICS = (f"{TOPIC_ROOT}/+/+/window", f"{TOPIC_ROOT}/+/+/status")
-
-
-def topics(share_group: str | None) -> tuple[str, ...]:
-    """The subscriptions. With a share group, windows come through the MQTT shared
-    subscription `$share/<group>/...` (MQTT 5 §4.8.2, Mosquitto >= 2.0), so each window goes to
-    one aggregator of the group; statuses stay a plain subscription, because retained messages
-    are not sent to shared subscriptions: every aggregator sees every status and the store
-    keeps the latest (last writer wins on the time received)."""
-    if share_group is None:
-        return TOPICS
-    return (f"$share/{share_group}/{TOPICS[0]}", TOPICS[1])
-
-
-STATUS_VALUES = frozenset({"online", "offline"})
-
-
-@dataclass(slots=True)
-class IngestStats:
-    received: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    batches: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What one message becomes: a window, a status change or a rejection."""
-
-    window: WindowReport | None = None
-    status: tuple[str, str, str] | None = None
-    reject: tuple[str, str] | None = None
-
-
-def judge(
-    topic: str,
-    payload: bytes,
-    *,
-    now: float,
-    keys: Mapping[str, bytes] | None,
-    max_bytes: int = MAX_PAYLOAD_BYTES,
-) -> Verdict:
-    """Validate one message against the wire contract; never raises on bad input."""
-    try:
-        site, node, kind = parse_topic(topic)
-        if kind == "status":
-            text = payload.decode("utf-8", "replace").strip()
-            if text not in STATUS_VALUES:
-                raise SchemaError("bad_status", text[:40])
-            return Verdict(status=(site, node, text))
-        key = None
-        if keys is not None:
-            key = keys.get(node)
-            if key is None:
-                raise SchemaError("unknown_node", f"no signing key for node {node!r}")
-        report = decode(payload, now=now, key=key, max_bytes=max_bytes)
-        if report.node != node or report.site != site:
-            raise SchemaError(
-                "topic_mismatch", f"payload {report.site}/{report.node} on topic {site}/{node}"
-            )
-        return Verdict(window=report)
-    except SchemaError as exc:
-        return Verdict(reject=(exc.reason, exc.detail))
-    except Exception as exc:  # bad input must never stop ingestion
-        return Verdict(reject=("internal", f"{type(exc).__name__}: {exc}"[:200]))
-
-
-def ingest_batch(
-    store: WindowStore,
-    messages: list[tuple[str, bytes]],
-    *,
-    now: float,
-    keys: Mapping[str, bytes] | None,
-    stats: IngestStats,
-) -> None:
-    """Judge and commit a batch in one transaction (raises only if the store fails)."""
-    windows: list[WindowReport] = []
-    texts: list[str] = []
-    rejects: list[Reject] = []
-    statuses: list[tuple[str, str, str, float]] = []
-    for topic, payload in messages:
-        v = judge(topic, payload, now=now, keys=keys)
-        if v.window is not None:
-            windows.append(v.window)
-            texts.append(payload.decode("utf-8"))  # decode() accepted it, so it is UTF-8
-        elif v.status is not None:
-            statuses.append((*v.status, now))
-        elif v.reject is not None:
-            rejects.append(Reject(topic, v.reject[0], v.reject[1], payload, now))
-            stats.reasons[v.reject[0]] = stats.reasons.get(v.reject[0], 0) + 1
-    result = store.add_windows(windows, rejects, statuses, texts)
-    stats.received += len(messages)
-    stats.stored += result.stored
-    stats.duplicates += result.duplicates
-    stats.rejected += len(rejects)
-    stats.batches += 1
+__all__ = ["IngestStats", "Subscriber", "Verdict", "ingest_batch", "judge"]
 
 
 class Subscriber:
@@ -143,7 +49,8 @@ class Subscriber:
         batch_wait_s: float = 0.05,
         batch_idle_s: float = 0.005,
         backoff_min_s: float = 0.5,
-        backoff_max_s: float = 30.0,
+        backoff_max_s: float = 5.0,
+        store_backoff_max_s: float = 30.0,
         on_batch: Callable[[IngestStats], None] | None = None,
         share_group: str | None = None,
     ) -> None:
@@ -156,11 +63,14 @@ class Subscriber:
         self._batch_wait = batch_wait_s
         self._batch_idle = batch_idle_s
         self._backoff = Backoff(backoff_min_s, backoff_max_s)
+        self._store_backoff = Backoff(backoff_min_s, store_backoff_max_s)
         self._on_batch = on_batch
         self._topics = topics(share_group)
         self.stats = IngestStats()
         self.connected = asyncio.Event()
         self.last_error: str | None = None
+        self.store_fault: str | None = None
+        self._acked: dict[str, int] = {}
 
     async def run(self) -> None:
         while True:
@@ -191,8 +101,7 @@ class Subscriber:
             tls_context=self._broker.tls_context(),
             timeout=10,
         )
-        paho: Any = client._client  # aiomqtt 2.x exposes no manual acks; paho does
-        paho.manual_ack_set(True)
+        paho, queue = _manual_acks(client)
         async with client:
             for topic in self._topics:
                 await client.subscribe(topic, qos=1)
@@ -200,25 +109,61 @@ class Subscriber:
                 log.warning("subscribe: connected to %s again", self._broker.describe())
             self.last_error = None
             self.connected.set()
-            queue: asyncio.Queue[aiomqtt.Message] = client._queue
             async for first in client.messages:
                 batch = await self._fill(first, queue)
-                try:
-                    await self._commit([(m.topic.value, _bytes(m.payload)) for m in batch])
-                except Exception as exc:
-                    # Not committed, so not acknowledged: drop the connection and let the broker
-                    # redeliver the whole batch to our persistent session.
-                    log.error(
-                        "subscribe: store write failed (%s); messages stay unacknowledged", exc
-                    )
-                    raise aiomqtt.MqttError(f"store write failed: {exc}") from exc
+                result = await self._commit_until_stored(
+                    [(m.topic.value, _bytes(m.payload)) for m in batch]
+                )
                 for m in batch:
                     if m.qos > 0:
                         paho.ack(m.mid, m.qos)
+                await self._publish_acks(client, result)
                 if self._on_batch is not None:
                     self._on_batch(self.stats)
 
-    async def _commit(self, messages: list[tuple[str, bytes]]) -> None:
+    async def _publish_acks(self, client: aiomqtt.Client, result: AddResult) -> None:
+        """Retained acks, only for nodes whose highest contiguous committed seq moved."""
+        moved = [(n, s, a) for n, (s, a) in result.acks.items() if self._acked.get(n) != a]
+        if moved:
+            await asyncio.gather(*(
+                client.publish(ack_topic(site, node), encode_ack(node, seq), qos=1, retain=True)
+                for node, site, seq in moved
+            ))  # fmt: skip
+            self._acked.update((n, a) for n, _, a in moved)
+
+    async def _commit_until_stored(self, messages: list[tuple[str, bytes]]) -> AddResult:
+        """Commit, retrying a failing store with backoff; the batch stays unacknowledged."""
+        while True:
+            try:
+                result = await self._commit(messages)
+            except StoreError as exc:
+                self.stats.store_failures += 1
+                cause = exc.cause or type(exc.__cause__ or exc).__name__
+                if cause != self.store_fault:
+                    log.error(
+                        "subscribe: store %s cannot be written: %s (%s); %d message(s) stay "
+                        "unacknowledged, retrying with backoff", exc.where, cause, exc,
+                        len(messages),
+                    )  # fmt: skip
+                self.store_fault = cause
+                await asyncio.sleep(self._store_backoff.next())
+                if exc.cause == "disk full":
+                    # The WAL may hold the space a write needs: move it into the database.
+                    await asyncio.to_thread(self._store.checkpoint)
+                if exc.cause in REOPEN_CAUSES:
+                    with contextlib.suppress(StoreError):
+                        await asyncio.to_thread(self._store.reopen)
+                continue
+            if self.store_fault is not None:
+                log.warning(
+                    "subscribe: store writable again after %d failed attempt(s)",
+                    self.stats.store_failures,
+                )
+                self.store_fault = None
+                self._store_backoff.reset()
+            return result
+
+    async def _commit(self, messages: list[tuple[str, bytes]]) -> AddResult:
         """Judge and commit in a worker thread: SQLite runs without the GIL, so the event loop
         keeps reading the next batch meanwhile. Batches are committed one at a time."""
         job = functools.partial(
@@ -227,7 +172,7 @@ class Subscriber:
         )  # fmt: skip
         fut = asyncio.get_running_loop().run_in_executor(None, job)
         try:
-            await asyncio.shield(fut)
+            return await asyncio.shield(fut)
         except asyncio.CancelledError:
             # Let a running commit finish before anyone closes the store; its messages stay
             # unacknowledged and come back as harmless duplicates.
@@ -261,9 +206,92 @@ class Subscriber:
         return batch
 
 
+def _manual_acks(client: aiomqtt.Client) -> tuple[Any, asyncio.Queue[aiomqtt.Message]]:
+    """The two private attributes of aiomqtt this module needs, in one place.
+
+    aiomqtt 2.x (pinned `>=2.3,<3` in setup.cfg) has no manual-ack API: we switch its paho client
+    to manual acks to acknowledge only after a commit, and read its message queue directly to
+    fill a batch without waiting an event-loop turn per message. Checked against aiomqtt 2.5.1.
+    """
+    paho: Any = client._client  # noqa: SLF001
+    paho.manual_ack_set(True)
+    queue: asyncio.Queue[aiomqtt.Message] = client._queue  # noqa: SLF001
+    return paho, queue
+
+
 def _bytes(payload: Any) -> bytes:
     if isinstance(payload, bytes | bytearray):
         return bytes(payload)
     if payload is None:
         return b""
     return str(payload).encode()
+
+
+# -- `bzagg doctor`: the broker limits that decide whether windows survive an outage -----------
+
+PROBE_TOPIC = f"{TOPIC_ROOT}/doctor/bzagg-probe/ack"  # the aggregator may write and read it
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    name: str
+    status: str  # ok / warn / fail
+    detail: str
+
+
+def _probe_client(broker: BrokerConfig, ident: str, *, clean: bool) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        broker.host, broker.port, username=broker.username, password=broker.password,
+        identifier=ident, clean_session=clean, tls_context=broker.tls_context(), timeout=10,
+        max_queued_incoming_messages=0,
+    )  # fmt: skip
+
+
+async def _received(client: aiomqtt.Client, want: int, quiet_s: float) -> int:
+    n = 0
+    with contextlib.suppress(TimeoutError):
+        while n < want:
+            await asyncio.wait_for(anext(aiter(client.messages)), quiet_s)
+            n += 1
+    return n
+
+
+async def probe_broker(
+    broker: BrokerConfig, *, queue_messages: int = 1100, wait_s: float = 2.0
+) -> list[Probe]:
+    """Message size (a contract-sized window arrives; a 1 MiB one should not) and how many
+    messages the broker queues for an offline persistent session (our session in an outage)."""
+    out: list[Probe] = []
+    async with _probe_client(broker, "bzagg-doctor", clean=True) as c:
+        await c.subscribe(PROBE_TOPIC, qos=1)
+        for size, must in ((MAX_PAYLOAD_BYTES, True), (1 << 20, False)):
+            await c.publish(PROBE_TOPIC, b"x" * size, qos=1)
+            got = await _received(c, 1, wait_s) == 1
+            if must:
+                out.append(Probe("message size", "ok" if got else "fail",
+                                 f"a {size}-byte window reaches the aggregator" if got else
+                                 f"a {size}-byte window is dropped: raise message_size_limit "
+                                 "(deploy/server/mosquitto.conf uses 65536)"))  # fmt: skip
+            elif got:
+                msg = "the broker accepts 1 MiB messages: set message_size_limit 65536"
+                out.append(Probe("message size", "warn", msg))
+    ident = "bzagg-doctor-queue"
+    async with _probe_client(broker, ident, clean=False) as c:
+        await c.subscribe(PROBE_TOPIC, qos=1)
+    async with _probe_client(broker, "bzagg-doctor-pub", clean=True) as p:
+        for i in range(queue_messages):
+            await p.publish(PROBE_TOPIC, b"%d" % i, qos=1)
+    async with _probe_client(broker, ident, clean=False) as c:
+        n = await _received(c, queue_messages, wait_s)
+    async with _probe_client(broker, ident, clean=True):
+        pass  # forget the probe session
+    if n >= queue_messages:
+        out.append(Probe("queue depth", "ok", f"{n} of {n} messages queued for an offline "
+                         "session (more may fit)"))  # fmt: skip
+    else:
+        msg = (
+            f"only {n} of {queue_messages} messages were queued for an offline session: raise "
+            "max_queued_messages (and max_queued_bytes) or windows are dropped while we are away"
+        )
+        out.append(Probe("queue depth", "fail", msg))
+    return out

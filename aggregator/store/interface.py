@@ -7,7 +7,7 @@ Protocol and its frozen rows; all SQL lives in the backends (docs/architecture.m
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aggregator.errors import AggregatorError
@@ -23,13 +23,21 @@ class StoreError(AggregatorError):
     """The store cannot be opened, has a schema this version does not know, or a write failed.
 
     `where` names the file or database; `retryable` is True for a transient failure (a lost
-    connection, a deadlock) after which the same batch can simply be tried again.
+    connection, a deadlock) after which the same batch can simply be tried again; `cause` is
+    what the filesystem or server said (`read-only`, `disk full`, ...) when that is the reason.
     """
 
-    def __init__(self, message: str, *, where: str = "", retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, where: str = "", retryable: bool = False, cause: str | None = None
+    ) -> None:
         super().__init__(message)
         self.where = where
         self.retryable = retryable
+        self.cause = cause
+
+
+class StoreWriteError(StoreError):
+    """A write failed; nothing of the batch is committed. `cause` names the real reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +47,20 @@ class Reject:
     detail: str
     payload: bytes
     received_at: float
+    stored_head: str | None = None  # a conflict keeps the first bytes of both sides
 
 
 @dataclass(frozen=True, slots=True)
 class AddResult:
     stored: int
     duplicates: int
+    conflicts: int = 0
+    # node -> (site, highest contiguous seq committed) for every node the batch touched.
+    acks: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+# node, acked seq, conflicts, clock skew s, received_at of the oldest window above the ack.
+DeliveryRow = tuple[str, int | None, int, float | None, float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +215,21 @@ class WindowStore(Protocol):
 
     def windows_count(self) -> int: ...
 
-    def highest_contiguous_seq(self, node: str) -> int | None: ...
+    def highest_contiguous_seq(self, node: str) -> int | None:
+        """The node's ack: the highest seq h with every seq 0..h committed, as a stored window
+        or as a rejection naming that seq; None while seq 0 is not."""
+        ...
+
+    def node_delivery_rows(self) -> list[DeliveryRow]: ...
+
+    def check_writable(self) -> None:
+        """Raise StoreWriteError unless a write would succeed now (nothing is changed)."""
+        ...
+
+    def reopen(self) -> None: ...
+
+    def checkpoint(self) -> None:
+        """Give back space the store holds for itself (SQLite's WAL); a no-op elsewhere."""
+        ...
 
     def close(self) -> None: ...

@@ -49,6 +49,19 @@ MIGRATIONS: Final = (
   PRIMARY KEY (site, node, day, hour, cov, clock, mode))""",
         ),
     ),
+    (
+        # Delivery (docs/architecture.md §7): acks, conflicts, clock skew, the stored side of
+        # a conflict, and the seqs committed as a rejection (they count for the ack).
+        2,
+        (
+            "ALTER TABLE nodes ADD COLUMN acked_seq BIGINT",
+            "ALTER TABLE nodes ADD COLUMN conflicts BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE nodes ADD COLUMN skew_s DOUBLE PRECISION",
+            "ALTER TABLE rejected ADD COLUMN stored_head TEXT",
+            """CREATE TABLE rejected_seqs (
+  node TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (node, seq))""",
+        ),
+    ),
 )
 MIGRATION_LOCK: Final = 0x627A6167  # "bzag": the advisory lock key of schema changes
 MIGRATIONS_TABLE: Final = (
@@ -127,9 +140,15 @@ STATUS_UPSERT: Final = (
     "WHERE nodes.status_at IS NULL OR excluded.status_at >= nodes.status_at"
 )
 REJECT_INSERT: Final = (
-    "INSERT INTO rejected (received_at, topic, reason, detail, payload_head) "
-    "VALUES (%s, %s, %s, %s, %s)"
+    "INSERT INTO rejected (received_at, topic, reason, detail, payload_head, stored_head) "
+    "VALUES (%s, %s, %s, %s, %s, %s)"
 )
+STORED_PAYLOAD: Final = "SELECT payload, seq FROM windows WHERE node = %s AND window_start = %s"
+ADD_CONFLICT: Final = "UPDATE nodes SET conflicts = conflicts + 1 WHERE node = %s"
+REJECTED_SEQ: Final = "INSERT INTO rejected_seqs (node, seq) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+
+SET_ACK: Final = "UPDATE nodes SET acked_seq = %s WHERE node = %s"
+SET_SKEW: Final = "UPDATE nodes SET skew_s = %s WHERE node = %s"
 
 _BIND = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 

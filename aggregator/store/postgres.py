@@ -20,7 +20,9 @@ from typing import Any, Literal
 import psycopg
 from psycopg import errors as pg_errors
 
+from aggregator.store import delivery as dl
 from aggregator.store import health, rows
+from aggregator.store import pg_delivery as pgd
 from aggregator.store import pg_schema as pg
 from aggregator.store import queries as q
 from aggregator.store.interface import (
@@ -35,8 +37,8 @@ from aggregator.store.interface import (
     Status,
     StoredWindow,
     StoreError,
+    StoreWriteError,
 )
-from aggregator.store.nodes import node_updates
 from scanner.estimation.params import EstimationParams
 from scanner.wire.schema import WindowReport
 
@@ -78,7 +80,7 @@ class PgStore:
                 db.read_only = True  # before the first statement opens a transaction
                 self._check_schema(db)
             else:
-                self._migrate(db)
+                pgd.migrate(db, self.where, SCHEMA_VERSION)
                 db.execute(pg.STAGING)
             db.commit()
         except BaseException as exc:
@@ -88,24 +90,6 @@ class PgStore:
             raise
         self._db = db
         return db
-
-    def _migrate(self, db: psycopg.Connection[tuple[Any, ...]]) -> None:
-        with db.transaction():
-            db.execute("SELECT pg_advisory_xact_lock(%s)", (pg.MIGRATION_LOCK,))
-            db.execute(pg.MIGRATIONS_TABLE)
-            done = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
-            unknown = sorted(v for v in done if v > SCHEMA_VERSION)
-            if unknown:
-                raise StoreError(
-                    f"{self.where}: store schema {unknown[-1]}, expected {SCHEMA_VERSION}",
-                    where=self.where,
-                )
-            for version, statements in pg.MIGRATIONS:
-                if version not in done:
-                    for stmt in statements:
-                        db.execute(stmt)
-                    db.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
-                    log.info("%s: schema migration %d applied", self.where, version)
 
     def _check_schema(self, db: psycopg.Connection[tuple[Any, ...]]) -> None:
         try:
@@ -123,6 +107,7 @@ class PgStore:
         return StoreError(
             f"{self.where}: cannot open the store ({str(exc).strip()})",
             where=self.where, retryable=isinstance(exc, psycopg.OperationalError),
+            cause=pgd.write_cause(exc),
         )  # fmt: skip
 
     def _conn(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -152,7 +137,8 @@ class PgStore:
                 time.sleep(0.01 * (attempt + 1))
             except psycopg.Error as exc:
                 retry = isinstance(exc, psycopg.OperationalError)
-                raise StoreError(f"{self.where}: {exc}", where=self.where, retryable=retry) from exc
+                raise StoreWriteError(f"{self.where}: {exc}", where=self.where, retryable=retry,
+                                      cause=pgd.write_cause(exc)) from exc  # fmt: skip
         raise AssertionError("unreachable")
 
     # -- writing ---------------------------------------------------------------------------------
@@ -174,29 +160,31 @@ class PgStore:
             for i, r in enumerate(reports)
         ]
 
+        # A key twice in one batch: the first is the one stored, as on SQLite; the later ones
+        # are redeliveries or conflicts, judged against it.
+        first = pgd.first_of_each_key(reports)
+
         def job(db: psycopg.Connection[tuple[Any, ...]]) -> list[WindowReport]:
-            fresh_keys = self._insert_windows(db, flat)
-            fresh = [r for r in reports if (r.node, r.window_start) in fresh_keys]
+            fresh_keys = self._insert_windows(db, [flat[i] for i in first])
+            is_fresh = [i in first and (r.node, r.window_start) in fresh_keys
+                        for i, r in enumerate(reports)]  # fmt: skip
+            fresh = [r for r, f in zip(reports, is_fresh, strict=True) if f]
             with db.cursor() as cur:
-                if rejects:
-                    cur.executemany(pg.REJECT_INSERT, [rows.reject_row(x) for x in rejects])
-                if reports:
-                    sites = {r.node: r.site for r in reports}
-                    names = sorted(sites)
-                    cur.execute(pg.LOCK_NODES, (names, [sites[n] for n in names]))
-                    known = {n: (last, gaps) for n, last, gaps in cur.execute(
-                        pg.KNOWN_NODES, (names,))}  # fmt: skip
-                    cur.executemany(pg.NODES_UPSERT, node_updates(fresh, reports, known, now))
-                if statuses:
-                    cur.executemany(
-                        pg.STATUS_UPSERT, [(n, site, st, at) for site, n, st, at in statuses]
-                    )
+                conflicts[:] = pgd.conflicts(cur, reports, flat, is_fresh, now)
+                every = [*rejects, *conflicts]
+                if every:
+                    cur.executemany(pg.REJECT_INSERT, [dl.rejected_row(x) for x in every])
+                acks.update(pgd.bookkeep(cur, reports, fresh, every, statuses, now))
             return fresh
 
+        # In the batch's transaction, from the shared store: whichever aggregator of a share
+        # group took this batch acks what all of them committed.
+        acks: dict[str, tuple[str, int]] = {}
+        conflicts: list[Reject] = []
         fresh: list[WindowReport] = self._retrying(job)
-        dups = len(reports) - len(fresh)
+        dups = len(reports) - len(fresh) - len(conflicts)
         self.duplicates += dups
-        return AddResult(stored=len(fresh), duplicates=dups)
+        return AddResult(len(fresh), dups, conflicts=len(conflicts), acks=acks)
 
     def _insert_windows(
         self, db: psycopg.Connection[tuple[Any, ...]], flat: list[tuple[Any, ...]]
@@ -293,6 +281,19 @@ class PgStore:
     def highest_contiguous_seq(self, node: str) -> int | None:
         value = self._read(rows.CONTIGUOUS_SQL, {"node": node})[0][0]
         return None if value is None else int(value)
+
+    def node_delivery_rows(self) -> list[Any]:
+        return self._read(dl.NODE_DELIVERY_SQL)
+
+    def check_writable(self) -> None:
+        self._retrying(lambda db: db.execute(pgd.WRITE_PROBE))
+
+    def reopen(self) -> None:
+        self.close()
+        self._connect()
+
+    def checkpoint(self) -> None:
+        """PostgreSQL manages its own WAL."""
 
     def close(self) -> None:
         if self._db is not None:

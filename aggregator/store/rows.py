@@ -29,11 +29,14 @@ NODE_STATE_SQL: Final = (
 REJECT_ROWS_SQL: Final = (
     "SELECT id, received_at, topic, reason, detail, payload_head FROM rejected ORDER BY id"
 )
-# The highest h with every seq 0..h of the node stored: seq - (row number - 1) stays 0 along
-# the gap-free prefix and grows past the first gap.
+# The node's ack (interface.py): the highest h with every seq 0..h of the node committed, as
+# a stored window or a rejection naming the seq; seq - (row number - 1) stays 0 along the
+# gap-free prefix and grows past the first gap. The SQLite store keeps it in nodes.acked_seq.
 CONTIGUOUS_SQL: Final = """
 SELECT MAX(seq) FROM (
-  SELECT seq, seq - ROW_NUMBER() OVER (ORDER BY seq) + 1 AS g FROM windows WHERE node = :node
+  SELECT seq, seq - ROW_NUMBER() OVER (ORDER BY seq) + 1 AS g FROM (
+    SELECT seq FROM windows WHERE node = :node
+    UNION SELECT seq FROM rejected_seqs WHERE node = :node) AS u
 ) AS s WHERE g = 0
 """
 _HEAD_BYTES = 256

@@ -12,16 +12,16 @@ servers where that matters pass `synchronous="FULL"` (one fsync per batch, still
 from __future__ import annotations
 
 import contextlib
-import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from aggregator.store import delivery as dl
 from aggregator.store import health, rows
 from aggregator.store import queries as q
-from aggregator.store import sqlite_schema as lite
+from aggregator.store import sqlite_schema as sch
 from aggregator.store.interface import (
     AddResult,
     ClusterHour,
@@ -34,17 +34,14 @@ from aggregator.store.interface import (
     Status,
     StoredWindow,
     StoreError,
+    StoreWriteError,
 )
 from aggregator.store.nodes import node_updates
+from aggregator.store.sqlite_read import open_read_only
 from scanner.estimation.params import EstimationParams
 from scanner.wire.schema import WindowReport
 
-log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = lite.SCHEMA_VERSION
-STATUS_UPSERT = lite.STATUS_UPSERT
-_COLUMNS, _INSERT = lite.COLUMNS, lite.INSERT
-_NODES_UPSERT, _REJECT_INSERT = lite.NODES_UPSERT, lite.REJECT_INSERT
+_COLUMNS, _INSERT = sch.COLUMNS, sch.INSERT
 
 
 class Store:
@@ -61,11 +58,16 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self._clock = clock
+        self._synchronous = synchronous
+        self._want_rollup = rollup
         self.duplicates = 0
         self.read_only = read_only
         if read_only:
-            self._db = self._open_read_only()
-            return
+            self._db, self._rollup = open_read_only(self.path, sch.SCHEMA_VERSION)
+        else:
+            self._open()
+
+    def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # The subscriber commits batches in a worker thread, one after the other.
@@ -73,68 +75,91 @@ class Store:
                 self.path, isolation_level=None, timeout=30, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.execute(f"PRAGMA synchronous={self._synchronous}")
+            for pragma in dl.WAL_PRAGMAS:
+                self._db.execute(pragma)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, sch.SCHEMA_VERSION):
                 raise StoreError(
-                    f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}",
+                    f"{self.path}: store schema {version}, expected {sch.SCHEMA_VERSION}",
                     where=str(self.path),
                 )
-            if version == 0:
+            if version in (0, 1):
                 with self._tx():
-                    for stmt in lite.DDL:
+                    if version == 0:
+                        self._create()
+                    for stmt in dl.MIGRATE_2:
                         self._db.execute(stmt)
-                    if rollup:
-                        # Reports read the trigger-maintained rollup when present (queries.py).
-                        for stmt in q.ROLLUP_STATEMENTS:
-                            self._db.execute(stmt)
-                        self._db.execute(q.ROLLUP_BACKFILL)
-                    self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                    if version == 1:
+                        dl.advance_acks(
+                            self._db, [n for (n,) in self._db.execute("SELECT node FROM nodes")]
+                        )
+                    self._db.execute(f"PRAGMA user_version={sch.SCHEMA_VERSION}")
             self._rollup = bool(self._one(q.ROLLUP_EXISTS_SQL))
         except sqlite3.Error as exc:
             raise StoreError(
-                f"{self.path}: cannot open the store ({exc})", where=str(self.path)
+                f"{self.path}: cannot open the store ({exc})",
+                where=str(self.path),
+                cause=dl.write_cause(exc),
             ) from exc
+
+    def _create(self) -> None:
+        for stmt in sch.DDL:
+            self._db.execute(stmt)
+        if self._want_rollup:
+            # Reports read the trigger-maintained rollup when present (queries.py).
+            for stmt in q.ROLLUP_STATEMENTS:
+                self._db.execute(stmt)
+            self._db.execute(q.ROLLUP_BACKFILL)
+
+    def check_writable(self) -> None:
+        """Raise StoreWriteError unless a write would succeed now (nothing is changed)."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            # Rewriting the header is a real write: a read-only file refuses it.
+            self._db.execute(f"PRAGMA user_version = {sch.SCHEMA_VERSION}")
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise self._write_error(exc) from exc
+
+    def _write_error(self, exc: sqlite3.Error) -> StoreWriteError:
+        return StoreWriteError(
+            f"{self.path}: {exc}", where=str(self.path), cause=dl.write_cause(exc)
+        )
+
+    def reopen(self) -> None:
+        """Open the file again: SQLite keeps a connection read-only once it opened it so."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._open()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it: frees its space on a full disk."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         if self.read_only:
             raise StoreError(f"{self.path}: opened read-only", where=str(self.path))
-        self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._db.execute("BEGIN IMMEDIATE")
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            # SQLite may have rolled back already (disk full): a second ROLLBACK would raise
+            # "no transaction is active" and hide the real cause.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._write_error(exc) from exc
             raise
-        self._db.execute("COMMIT")
 
     def _one(self, sql: str, params: Any = ()) -> Any:
         return self._db.execute(sql, params).fetchone()[0]
-
-    def _open_read_only(self) -> sqlite3.Connection:
-        # mode=ro: this connection can never write, whatever SQL it is given (the dashboard);
-        # it still reads through the WAL of a running `bzagg serve`.
-        if not self.path.is_file():
-            raise StoreError(f"{self.path}: no store there (run `bzagg serve` or pass --db)",
-                             where=str(self.path))  # fmt: skip
-        try:
-            db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
-                check_same_thread=False,
-            )  # fmt: skip
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the store ({exc})",
-                             where=str(self.path)) from exc  # fmt: skip
-        if version != SCHEMA_VERSION:
-            db.close()
-            raise StoreError(f"{self.path}: store schema {version}, expected {SCHEMA_VERSION}",
-                             where=str(self.path))  # fmt: skip
-        self._rollup = bool(db.execute(q.ROLLUP_EXISTS_SQL).fetchone()[0])
-        return db
-
-    # -- writing ---------------------------------------------------------------------------------
 
     def insert(self, report: WindowReport) -> bool:
         """Store one window; False when (node, window_start) was already there."""
@@ -161,37 +186,33 @@ class Store:
             db.execute("SAVEPOINT batch")
             # rowcount sums sqlite3_changes(), which leaves out the rollup triggers' rows.
             if db.executemany(_INSERT, flat).rowcount == len(flat):
-                fresh = list(reports)  # the usual case: no redelivery in this batch
+                fresh, again = list(reports), list[int]()  # the usual case: no redelivery
             else:
                 # Some were already there: redo row by row to know which (rare).
                 db.execute("ROLLBACK TO batch")
-                fresh = [
-                    r
-                    for r, row in zip(reports, flat, strict=True)
-                    if db.execute(_INSERT, row).rowcount == 1
-                ]
+                fresh, again = [], []
+                for i, (r, row) in enumerate(zip(reports, flat, strict=True)):
+                    if db.execute(_INSERT, row).rowcount == 1:
+                        fresh.append(r)
+                    else:
+                        again.append(i)
             db.execute("RELEASE batch")
-            if rejects:
-                db.executemany(_REJECT_INSERT, [rows.reject_row(x) for x in rejects])
-            if reports:
-                known = self._known_nodes({r.node for r in reports})
-                db.executemany(_NODES_UPSERT, node_updates(fresh, reports, known, now))
-            db.executemany(STATUS_UPSERT, [(n, site, st, at) for site, n, st, at in statuses])
-        dups = len(reports) - len(fresh)
-        self.duplicates += dups
-        return AddResult(stored=len(fresh), duplicates=dups)
-
-    def _known_nodes(self, nodes: set[str]) -> dict[str, tuple[int | None, int]]:
-        if len(nodes) > 50:
-            everything = self._db.execute("SELECT node, last_seq, seq_gaps FROM nodes")
-            return {n: (last, gaps) for n, last, gaps in everything if n in nodes}
-        return {
-            n: (last, gaps)
-            for n in nodes
-            for last, gaps in self._db.execute(
-                "SELECT last_seq, seq_gaps FROM nodes WHERE node = ?", (n,)
+            texts = [row[-1] for row in flat]
+            conflicts = dl.conflict_rejects(
+                db, [reports[i] for i in again], [texts[i] for i in again], now
             )
-        }
+            every = [*rejects, *conflicts]
+            if every:
+                db.executemany(sch.REJECT_INSERT, [dl.rejected_row(x) for x in every])
+            if reports:
+                known = dl.known_nodes(db, {r.node for r in reports})
+                db.executemany(sch.NODES_UPSERT, node_updates(fresh, reports, known, now))
+                dl.record_skew(db, fresh, now)
+            db.executemany(sch.STATUS_UPSERT, [(n, site, st, at) for site, n, st, at in statuses])
+            acks = dl.commit_acks(db, reports, [(x.topic, x.payload) for x in every])
+        dups = len(reports) - len(fresh) - len(conflicts)
+        self.duplicates += dups
+        return AddResult(len(fresh), dups, conflicts=len(conflicts), acks=acks)
 
     def bulk_insert_rows(self, flat: Iterable[Sequence[Any]], *, batch: int = 50_000) -> None:
         """executemany of flat rows in `windows` column order (see `rows.window_row`), one
@@ -206,8 +227,6 @@ class Store:
 
     def set_status(self, site: str, node: str, status: str) -> None:
         self.add_windows([], statuses=[(site, node, status, self._clock())])
-
-    # -- reading ---------------------------------------------------------------------------------
 
     def clusters(
         self,
@@ -269,24 +288,12 @@ class Store:
         return int(self._one("SELECT COUNT(*) FROM windows"))
 
     def highest_contiguous_seq(self, node: str) -> int | None:
-        """The highest seq h such that the node's windows 0..h are all stored (None: not 0)."""
-        value = self._one(rows.CONTIGUOUS_SQL, {"node": node})
-        return None if value is None else int(value)
+        """The node's ack (interface.py): kept in nodes.acked_seq as each batch commits."""
+        row = self._db.execute("SELECT acked_seq FROM nodes WHERE node = ?", (node,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def node_delivery_rows(self) -> list[Any]:
+        return [tuple(r) for r in self._db.execute(dl.NODE_DELIVERY_SQL)]
 
     def close(self) -> None:
         self._db.close()
-
-
-def read_outbox(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(topic, payload) of every window a node outbox still holds, sent or not, opened read-only
-    (for `bzagg ingest` of an outbox carried back from an offline visit)."""
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        cur = db.execute("SELECT topic, payload FROM outbox ORDER BY seq")
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: not a usable outbox ({exc})", where=str(path)) from exc
-    try:
-        for topic, payload in cur:
-            yield str(topic), bytes(payload)
-    finally:
-        db.close()

@@ -1,12 +1,14 @@
-"""The SQLite store's schema (version 1) and the write SQL that only SQLite runs (sqlite.py
-holds the connection; queries.py and rows.py hold the SQL both backends share)."""
+"""The SQLite store's schema and the write SQL that only SQLite runs (no sqlite3 here: sqlite.py
+holds the connection; queries.py, rows.py and delivery.py hold the SQL both backends share)."""
 
 from __future__ import annotations
 
+from typing import Final
+
 from aggregator.store import rows
 
-SCHEMA_VERSION = 1
-DDL = (
+SCHEMA_VERSION: Final = 2  # 2: acks, conflicts, clock skew (delivery.MIGRATE_2)
+DDL: Final = (
     """CREATE TABLE IF NOT EXISTS windows (
   node TEXT NOT NULL, site TEXT NOT NULL, window_start INTEGER NOT NULL,
   window_s INTEGER NOT NULL, seq INTEGER NOT NULL, received_at REAL NOT NULL,
@@ -28,8 +30,8 @@ DDL = (
   windows INTEGER NOT NULL DEFAULT 0, seq_gaps INTEGER NOT NULL DEFAULT 0,
   duplicates INTEGER NOT NULL DEFAULT 0)""",
 )
-COLUMNS = ", ".join(rows.WINDOW_COLUMNS)
-INSERT = f"INSERT OR IGNORE INTO windows ({COLUMNS}) VALUES ({', '.join('?' * 21)})"
+COLUMNS: Final = ", ".join(rows.WINDOW_COLUMNS)
+INSERT: Final = f"INSERT OR IGNORE INTO windows ({COLUMNS}) VALUES ({', '.join('?' * 21)})"
 NODES_UPSERT = (
     "INSERT INTO nodes (node, site, first_seen, last_seen, last_seq, windows, "
     "seq_gaps, duplicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -48,5 +50,6 @@ STATUS_UPSERT = (
     "WHERE nodes.status_at IS NULL OR excluded.status_at >= nodes.status_at"
 )
 REJECT_INSERT = (
-    "INSERT INTO rejected (received_at, topic, reason, detail, payload_head) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO rejected (received_at, topic, reason, detail, payload_head, stored_head) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )

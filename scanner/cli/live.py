@@ -17,13 +17,14 @@ from scanner.ble.signatures import SignatureError
 
 def run_live_cli(kw: dict[str, Any], clock: Any = None) -> None:
     """A live scan with `bzscan`'s resolved options; `clock` (scene time) only for benchmarks."""
+    from scanner.node.clock import ClockGate, TrustedClock
     from scanner.node.clocknote import clock_note
     from scanner.node.doctor import clock_synced
     from scanner.node.liveview import LiveView
     from scanner.node.run_live import LiveStatus, passive_plan, run_live
     from scanner.node.run_replay import RunOptions, build_pipeline
     from scanner.node.systemd import Notifier, ServiceHeartbeat
-    from scanner.sources.live.bleak_scan import LiveSource, ScanError, ScanMode, SystemClock
+    from scanner.sources.live.bleak_scan import LiveSource, ScanError, ScanMode
 
     heartbeat = ServiceHeartbeat(Notifier())  # first: it takes NOTIFY_SOCKET from the environment
     mode: ScanMode = "passive" if kw.get("mode") == "passive" else "active"
@@ -51,10 +52,24 @@ def run_live_cli(kw: dict[str, Any], clock: Any = None) -> None:
         delivery = Delivery(dopts) if dopts is not None else None
     except DeliveryConfigError as exc:
         raise click.UsageError(str(exc)) from exc
+    # Windows are stamped only with time the node trusts; see scanner/node/clock.py. A benchmark's
+    # scene clock is trusted as it is (it never steps).
+    trusted = (
+        TrustedClock(synced=clock_synced)
+        if clock is None
+        else TrustedClock(wall=clock.now, mono=clock.now, synced=lambda: True)
+    )
+    sinks = [view.window, *([delivery.sink] if delivery else [])]
+
+    def fan_out(report: Any) -> None:
+        for sink in sinks:
+            sink(report)
+
+    gate = ClockGate(trusted, fan_out)
     try:
         pipeline = build_pipeline(
             opts,
-            [view.window, *([delivery.sink] if delivery else [])],
+            [gate],
             mode=mode,
             adapter=kw.get("adapter"),
             clock_synced=synced,
@@ -70,7 +85,7 @@ def run_live_cli(kw: dict[str, Any], clock: Any = None) -> None:
         patterns = plan.patterns
         click.echo(plan.describe(), err=True)
     source = LiveSource(
-        mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=clock or SystemClock()
+        mode=mode, adapter=kw.get("adapter"), or_patterns=patterns, clock=clock or trusted
     )
     recorder = _recorder(kw.get("record"))
 
@@ -93,16 +108,19 @@ def run_live_cli(kw: dict[str, Any], clock: Any = None) -> None:
             if delivery is not None:
                 await stack.enter_async_context(delivery)
             stack.enter_context(view)
-            await run_live(
-                pipeline,
-                source,
-                clock=source.clock,
-                duration_s=kw.get("duration"),
-                watchdog_s=kw.get("watchdog") or 0.0,
-                on_status=on_status,
-                stop=stop,
-                record=recorder.write if recorder is not None else None,
-            )
+            try:
+                await run_live(
+                    pipeline,
+                    source,
+                    clock=source.clock,
+                    duration_s=kw.get("duration"),
+                    watchdog_s=kw.get("watchdog") or 0.0,
+                    on_status=on_status,
+                    stop=stop,
+                    record=recorder.write if recorder is not None else None,
+                )
+            finally:
+                gate.close()
 
     try:
         asyncio.run(go())
@@ -115,7 +133,7 @@ def run_live_cli(kw: dict[str, Any], clock: Any = None) -> None:
     )
     for line in lines:
         click.echo(line, err=kw["as_json"] or not view.interactive)
-    if delivery is not None and delivery.unsent:
+    if delivery is not None and (delivery.unsent or delivery.unconfirmed):
         click.echo(f"bzscan: {delivery.unsent_message()}", err=True)
     if recorder is not None:
         click.echo(f"bzscan: recorded {recorder.adverts} adverts to {recorder.path}", err=True)
@@ -179,7 +197,16 @@ def doctor_cmd(ctx: click.Context, broker: str | None) -> None:
 
     root = ctx.find_root().obj or {}
     broker = broker or root.get("broker")
-    checks = asyncio.run(run_checks(adapter=root.get("adapter"), broker=broker))
+    checks = asyncio.run(
+        run_checks(
+            adapter=root.get("adapter"),
+            broker=broker,
+            site=root.get("site"),
+            node=root.get("node"),
+            username=root.get("username"),
+            password=root.get("password"),
+        )
+    )
     click.echo(format_checks(checks))
     if any(c.status == "fail" for c in checks):
         ctx.exit(1)

@@ -189,7 +189,21 @@ def _node_id(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     type=click.FloatRange(0),
     default=30.0,
     show_default=True,
-    help="Replay: seconds to wait for the broker to take the backlog.",
+    help="Replay: seconds to wait for the aggregator to confirm the backlog.",
+)
+@click.option(
+    "--resend-after",
+    type=click.FloatRange(0.1),
+    default=60.0,
+    show_default=True,
+    help="Re-send a window the aggregator has not confirmed after this many seconds.",
+)
+@click.option(
+    "--alert-after",
+    type=click.FloatRange(0),
+    default=3600.0,
+    show_default=True,
+    help="Log an ALERT when a window stays unconfirmed this many seconds.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One encoded WindowReport per line.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")

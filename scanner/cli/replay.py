@@ -83,7 +83,7 @@ async def replay_delivered(opts: Any, delivery_opts: Any) -> Any:
             keep_reports=opts.headcount is not None,
         )
         result = await replay_file(pipeline, opts.replay, opts)
-    if d.unsent:
+    if d.unsent or d.unconfirmed:
         click.echo(f"bzscan: {d.unsent_message()}", err=True)
         if delivery_opts.broker is not None:
             sys.exit(1)

@@ -26,8 +26,9 @@ from types import TracebackType
 from typing import Any
 
 from scanner.errors import ScannerError
-from scanner.node.outbox import Outbox
+from scanner.node.outbox import Outbox, OutboxWriteError
 from scanner.node.publish import Publisher
+from scanner.node.spool import Spool
 from scanner.wire.broker import BrokerConfig, BrokerConfigError, parse_broker_url
 from scanner.wire.schema import WindowReport
 
@@ -46,6 +47,9 @@ class DeliveryOptions:
     retention_s: float = 7 * 86400
     max_rows: int = 200_000
     drain_timeout_s: float | None = 30.0
+    resend_after_s: float = 60.0
+    alert_after_s: float = 3600.0
+    memory_windows: int = 10_000
 
 
 def read_key_file(path: Path) -> bytes:
@@ -61,31 +65,54 @@ class Delivery:
 
     def __init__(self, opts: DeliveryOptions) -> None:
         self.opts = opts
-        self.outbox = Outbox(
-            opts.outbox, retention_s=opts.retention_s, max_rows=opts.max_rows, key=opts.hmac_key
-        )
+        self.spool = Spool(
+            lambda: Outbox(
+                opts.outbox, retention_s=opts.retention_s, max_rows=opts.max_rows,
+                key=opts.hmac_key,
+            ),
+            opts.outbox,
+            max_held=opts.memory_windows,
+        )  # fmt: skip
         self.publisher: Publisher | None = None
         self._task: asyncio.Task[None] | None = None
         self.drained = True
         self.unsent = 0
+        self.unconfirmed = 0
+        self._seq_hint = 0
+
+    @property
+    def outbox(self) -> Outbox:
+        if self.spool.outbox is None:
+            raise OutboxWriteError(self.opts.outbox, self.spool.fault or "io", "not open")
+        return self.spool.outbox
 
     def sink(self, report: WindowReport) -> None:
-        self.outbox.put(report)
+        self.spool.put(report)
+        self._start_publisher()
         if self.publisher is not None:
             self.publisher.wake()
 
     def next_seq(self) -> int:
-        return self.outbox.next_seq()
+        ob = self.spool.outbox
+        return ob.next_seq() if ob is not None else self._seq_hint
 
     def dropped(self) -> int:
-        return self.outbox.dropped()
+        ob = self.spool.outbox
+        return (ob.dropped() if ob is not None else 0) + self.spool.dropped
+
+    def _start_publisher(self) -> None:
+        ob = self.spool.outbox
+        if self.opts.broker is None or self.publisher is not None or ob is None or not self._live:
+            return
+        self.publisher = Publisher(
+            ob, self.opts.broker, site=self.opts.site, node=self.opts.node,
+            resend_after_s=self.opts.resend_after_s, alert_after_s=self.opts.alert_after_s,
+        )  # fmt: skip
+        self._task = asyncio.create_task(self.publisher.run(), name="publisher")
 
     async def __aenter__(self) -> Delivery:
-        if self.opts.broker is not None:
-            self.publisher = Publisher(
-                self.outbox, self.opts.broker, site=self.opts.site, node=self.opts.node
-            )
-            self._task = asyncio.create_task(self.publisher.run(), name="publisher")
+        self._live = True
+        self._start_publisher()
         return self
 
     async def __aexit__(
@@ -94,7 +121,9 @@ class Delivery:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._live = False
         try:
+            self.spool.flush()
             if self.publisher is not None and exc_type is None:
                 self.drained = await self.publisher.drain(self.opts.drain_timeout_s)
             if self._task is not None:
@@ -102,14 +131,34 @@ class Delivery:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
         finally:
-            self.unsent = self.outbox.stats().unsent
-            self.outbox.close()
+            held = self.spool.health().held
+            ob = self.spool.outbox
+            stats = ob.stats() if ob is not None else None
+            self.unsent = held + (stats.unsent if stats else 0)
+            self.unconfirmed = stats.unconfirmed if stats else 0
+            if held:
+                log.error(
+                    "%d window(s) could not be written to %s (%s) and are lost with this "
+                    "process", held, self.opts.outbox, self.spool.fault,
+                )  # fmt: skip
+            if ob is not None:
+                ob.close()
+
+    _live = False
 
     def unsent_message(self) -> str:
         """What is left behind, for the end-of-run summary."""
         why = self.publisher.last_error if self.publisher else None
+        confirmed = ""
+        if self.unconfirmed > self.unsent:
+            confirmed = (
+                f" ({self.unconfirmed - self.unsent} of them reached the broker but the "
+                "aggregator has not confirmed them; they are re-sent)"
+            )
         return (
-            f"{self.unsent} window(s) not yet delivered stay in {self.opts.outbox}"
+            f"{max(self.unsent, self.unconfirmed)} window(s) not yet delivered stay in "
+            f"{self.opts.outbox}"
+            + confirmed
             + (f" ({why})" if why else "")
             + "; the next run sends them, or carry the file to `bzagg ingest`"
         )
@@ -153,4 +202,6 @@ def delivery_options_from_cli(kw: dict[str, Any], *, replay: bool) -> DeliveryOp
         outbox=Path(outbox) if outbox is not None else default_outbox(kw["node"]),
         broker=broker, hmac_key=key,
         drain_timeout_s=kw.get("drain_timeout", 30.0),
+        resend_after_s=float(kw.get("resend_after", 60.0)),
+        alert_after_s=float(kw.get("alert_after", 3600.0)),
     )  # fmt: skip

@@ -34,7 +34,15 @@ class Check:
         return f"{self.status:<4}  {self.name:<16} {self.detail}"
 
 
-async def run_checks(*, adapter: str | None = None, broker: str | None = None) -> list[Check]:
+async def run_checks(
+    *,
+    adapter: str | None = None,
+    broker: str | None = None,
+    site: str | None = None,
+    node: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+) -> list[Check]:
     """Every check, in the order printed."""
     checks = [Check("python", "info", f"{platform.python_version()} on {sys.platform}")]
     for name in PACKAGES:
@@ -50,7 +58,23 @@ async def run_checks(*, adapter: str | None = None, broker: str | None = None) -
     checks.append(clock_check())
     if broker:
         checks.append(await broker_check(broker))
+        if checks[-1].status == "ok" and site and node:
+            checks.append(await ack_check(broker, site, node, username, password))
     return checks
+
+
+async def ack_check(
+    broker: str, site: str, node: str, username: str | None, password: str | None
+) -> Check:
+    """MQTT login as the node and its end-to-end ack (docs/architecture.md §7)."""
+    from scanner.node.publish import probe_ack
+
+    try:
+        cfg = parse_broker_url(broker, username=username, password=password)
+        status, detail = await probe_ack(cfg, site=site, node=node)
+    except BrokerConfigError as exc:
+        return Check("delivery", "fail", str(exc))
+    return Check("delivery", status, detail)  # type: ignore[arg-type]
 
 
 def bluez_version() -> Check:

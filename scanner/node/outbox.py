@@ -1,9 +1,11 @@
 """The node's durable outbox (the only sqlite3 on the node): every closed window lands here first.
 
-A window is written, committed and given its per-node `seq` before any publish attempt, and is
-marked sent only after the broker's PUBACK (docs/architecture.md §7). Rows hold the encoded payload
-bytes
-only: counts, never identifiers (docs/architecture.md §5).
+A window is written, committed and given its per-node `seq` before any publish attempt. A row is
+queued (`sent_at` NULL), in flight after the broker's PUBACK (`sent_at` set) and done only when the
+aggregator has confirmed it (`acked_at` set, from its ack of the highest contiguous seq stored);
+in-flight rows that stay unconfirmed are re-sent (docs/architecture.md §7). Seq is a function of
+the outbox: a window whose `window_start` is already there keeps its row and its seq. Rows hold the
+encoded payload bytes only: counts, never identifiers (docs/architecture.md §5).
 
 Durability: WAL with `synchronous=FULL`. A node writes one row a minute, so the extra fsync per
 commit costs nothing, and FULL (unlike NORMAL) keeps the last committed window across a power cut,
@@ -12,6 +14,7 @@ which is exactly the event a field node on a wall socket meets.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -19,25 +22,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.errors import ScannerError
+from scanner.node.outbox_schema import (
+    DDL,
+    DDL_2,
+    MIGRATE_1,
+    SCHEMA_VERSION,
+    OutboxError,
+    OutboxWriteError,
+    Tx,
+    sqlite_cause,
+)
 from scanner.wire.codec import encode, with_seq
 from scanner.wire.schema import WindowReport
 from scanner.wire.topics import window_topic
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-_DDL = (
-    """CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL,
-  window_start INTEGER NOT NULL, created_at REAL NOT NULL, sent_at REAL)""",
-    "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sent_at IS NULL",
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-)
 
-
-class OutboxError(ScannerError):
-    """The outbox file cannot be opened or is not an outbox."""
+__all__ = ["SCHEMA_VERSION", "Outbox", "OutboxError", "OutboxStats", "OutboxWriteError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class OutboxStats:
     unsent: int
     next_seq: int
     dropped: int
+    unconfirmed: int = 0
 
 
 class Outbox:
@@ -74,21 +77,42 @@ class Outbox:
                 self._db = sqlite3.connect(self.path, isolation_level=None)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
+                # One row a minute needs no page cache to speak of; SQLite's default (2 MB per
+                # connection) only makes a long-running node's memory grow with its outbox.
+                self._db.execute("PRAGMA cache_size=-128")
                 with self._tx():
-                    for stmt in _DDL:
-                        self._db.execute(stmt)
-                    self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                    self._migrate()
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             self._db.execute("SELECT 1 FROM outbox LIMIT 1").fetchall()
         except sqlite3.Error as exc:
+            cause = sqlite_cause(exc)
+            if cause is not None and not readonly:
+                raise OutboxWriteError(self.path, cause, str(exc)) from exc
             raise OutboxError(f"{self.path}: not a usable outbox ({exc})") from exc
-        if version != SCHEMA_VERSION:
+        if version not in (1, SCHEMA_VERSION) or (version == 1 and not readonly):
             raise OutboxError(f"{self.path}: outbox schema {version}, expected {SCHEMA_VERSION}")
         self._next = self._meta("next_seq")
         row = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()
         if row[0] is not None:
             self._next = max(self._next, row[0] + 1)
         self._dropped = self._meta("dropped")
+        self._has_acked = version >= 2
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, 1, SCHEMA_VERSION):
+            return  # the caller reports the unknown version
+        fresh = (
+            self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'outbox'").fetchone() is None
+        )
+        for stmt in DDL:
+            self._db.execute(stmt)
+        if version == 1 and not fresh:
+            for stmt in MIGRATE_1:
+                self._db.execute(stmt)
+        for stmt in DDL_2:
+            self._db.execute(stmt)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -101,45 +125,90 @@ class Outbox:
         return self._dropped
 
     def put(self, report: WindowReport) -> int:
-        """Assign the next seq, encode, commit; returns the seq. SchemaError if invalid."""
+        """Assign the next seq, encode, commit; returns the seq. SchemaError if invalid.
+
+        A window whose `window_start` is already held (a replay rerun after a crash) keeps its
+        row and seq: nothing is appended and no seq is burnt. OutboxWriteError when the
+        filesystem refuses the write (nothing changed; the caller may retry later).
+        """
+        held = self._db.execute(
+            "SELECT seq, payload FROM outbox WHERE window_start = ? ORDER BY seq LIMIT 1",
+            (report.window_start,),
+        ).fetchone()
+        if held is not None:
+            if bytes(held[1]) != encode(with_seq(report, int(held[0])), key=self._key):
+                log.warning(
+                    "outbox %s: window %d already held as seq %d with other contents; "
+                    "kept the first", self.path, report.window_start, held[0],
+                )  # fmt: skip
+            return int(held[0])
         seq = self._next
         if report.seq != seq:
             report = with_seq(report, seq)
         payload = encode(report, key=self._key)
         topic = window_topic(report.site, report.node)
         now = self._clock()
-        with self._tx():
-            self._db.execute(
-                "INSERT INTO outbox (seq, topic, payload, window_start, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (seq, topic, payload, report.window_start, now),
-            )
-            self._set_meta("next_seq", seq + 1)
-            self._prune(now)
+        try:
+            with self._tx():
+                self._db.execute(
+                    "INSERT INTO outbox (seq, topic, payload, window_start, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (seq, topic, payload, report.window_start, now),
+                )
+                self._set_meta("next_seq", seq + 1)
+                self._prune(now)
+        except sqlite3.Error as exc:
+            cause = sqlite_cause(exc)
+            if cause is None:
+                raise
+            raise OutboxWriteError(self.path, cause, str(exc)) from exc
         self._next = seq + 1
         return seq
+
+    def high_water(self) -> int | None:
+        """End (epoch s) of the latest window held, or None: a new window must not start before."""
+        row = self._db.execute(
+            "SELECT window_start, payload FROM outbox ORDER BY window_start DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return int(row[0]) + int(json.loads(bytes(row[1]))["window_s"])
 
     def mark_sent(self, seq: int) -> None:
         self.mark_sent_many([seq])
 
     def mark_sent_many(self, seqs: list[int]) -> None:
+        """PUBACKed: queued -> in flight (a re-send refreshes the time it went out)."""
         if not seqs:
             return
         now = self._clock()
         with self._tx():
             self._db.executemany(
-                "UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL",
+                "UPDATE outbox SET sent_at = ? WHERE seq = ? AND acked_at IS NULL",
                 [(now, s) for s in seqs],
             )
+
+    def confirm_through(self, seq: int) -> int:
+        """The aggregator has committed every seq up to `seq`: those rows are done.
+
+        Returns how many rows became confirmed.
+        """
+        with self._tx():
+            cur = self._db.execute(
+                "UPDATE outbox SET acked_at = ?, sent_at = COALESCE(sent_at, ?) "
+                "WHERE seq <= ? AND acked_at IS NULL",
+                (now := self._clock(), now, seq),
+            )
+        return int(cur.rowcount)
 
     def prune(self) -> None:
         with self._tx():
             self._prune(self._clock())
 
     def _prune(self, now: float) -> None:
-        # Sent rows first: past retention, then the oldest sent rows while above the cap.
+        # Confirmed rows first: past retention, then the oldest confirmed rows above the cap.
         self._db.execute(
-            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
+            "DELETE FROM outbox WHERE acked_at IS NOT NULL AND acked_at < ?",
             (now - self._retention_s,),
         )
         total = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
@@ -147,7 +216,7 @@ class Outbox:
         if excess <= 0:
             return
         self._db.execute(
-            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE sent_at IS NOT NULL "
+            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE acked_at IS NOT NULL "
             "ORDER BY seq LIMIT ?)",
             (excess,),
         )
@@ -155,7 +224,7 @@ class Outbox:
         excess = total - self._max_rows
         if excess <= 0:
             return
-        # Only unsent rows left above the cap: the broker has been away far too long. Drop the
+        # Only unconfirmed rows left above the cap: the broker has been away far too long. Drop the
         # oldest, and say so loudly; the count travels in Health.outbox_dropped of later windows.
         self._db.execute(
             "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)",
@@ -171,13 +240,27 @@ class Outbox:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def pending(self, limit: int = 100) -> list[tuple[int, str, bytes]]:
-        """Unsent windows, oldest first: (seq, topic, payload)."""
+    def pending(
+        self, limit: int = 100, *, resend_before: float | None = None
+    ) -> list[tuple[int, str, bytes]]:
+        """Windows to publish, oldest first: (seq, topic, payload). Queued ones, and with
+        `resend_before` also in-flight ones that went out before then and are still unconfirmed."""
+        if resend_before is None:
+            sql, params = "sent_at IS NULL", (limit,)
+        else:
+            sql = "acked_at IS NULL AND (sent_at IS NULL OR sent_at < ?)"
+            params = (resend_before, limit)  # type: ignore[assignment]
         rows = self._db.execute(
-            "SELECT seq, topic, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
-            (limit,),
+            f"SELECT seq, topic, payload FROM outbox WHERE {sql} ORDER BY seq LIMIT ?", params
         ).fetchall()
         return [(int(s), str(t), bytes(p)) for s, t, p in rows]
+
+    def unconfirmed(self) -> tuple[int, float | None]:
+        """How many rows the aggregator has not confirmed, and when the oldest was written."""
+        n, oldest = self._db.execute(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE acked_at IS NULL"
+        ).fetchone()
+        return int(n), None if oldest is None else float(oldest)
 
     def all_payloads(self) -> Iterator[tuple[int, str, bytes]]:
         """Every row still held, sent or not (for `bzagg ingest`)."""
@@ -186,10 +269,14 @@ class Outbox:
             yield int(s), str(t), bytes(p)
 
     def stats(self) -> OutboxStats:
-        rows, unsent = self._db.execute(
-            "SELECT COUNT(*), COUNT(*) - COUNT(sent_at) FROM outbox"
+        acked = "COUNT(acked_at)" if self._has_acked else "COUNT(sent_at)"
+        rows, unsent, unconfirmed = self._db.execute(
+            f"SELECT COUNT(*), COUNT(*) - COUNT(sent_at), COUNT(*) - {acked} FROM outbox"
         ).fetchone()
-        return OutboxStats(rows=rows, unsent=unsent, next_seq=self._next, dropped=self._dropped)
+        return OutboxStats(
+            rows=rows, unsent=unsent, next_seq=self._next, dropped=self._dropped,
+            unconfirmed=unconfirmed,
+        )  # fmt: skip
 
     def close(self) -> None:
         self._db.close()
@@ -207,18 +294,5 @@ class Outbox:
             (key, value),
         )
 
-    def _tx(self) -> _Tx:
-        return _Tx(self._db)
-
-
-class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error) on an autocommit connection."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+    def _tx(self) -> Tx:
+        return Tx(self._db)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 from scanner.ble.passive import DENOMINATOR_PATTERNS, PassivePlan
 from scanner.counting.pipeline import Pipeline, RunSummary
+from scanner.node.clock import follow_step
 from scanner.sources.live.bleak_scan import Clock, LiveSource, ScanError
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ async def run_live(
                 nxt = min(nxt, end)
             await clock.sleep(nxt - now)
             now = clock.now()
+            follow_step(pipeline, clock)
             for advert in source.drain():
                 feed(advert)
                 status.adverts += 1

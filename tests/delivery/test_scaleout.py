@@ -5,6 +5,7 @@ killed one restarts with its persistent session and rejoins the group."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -14,7 +15,7 @@ import aiomqtt
 
 from aggregator.store import open_store
 from scanner.wire.codec import encode
-from scanner.wire.topics import window_topic
+from scanner.wire.topics import ack_topic, decode_ack, window_topic
 from tests.delivery.helpers import BZAGG, Proc, wait_until, window
 from tests.mosquitto import Mosquitto
 from tests.postgres import Postgres
@@ -41,6 +42,25 @@ def _publisher(port: int, stop_after: int, done: threading.Event, sent: list[int
 
     asyncio.run(run())
     done.set()
+
+
+def _acks(port: int) -> dict[str, int | None]:
+    """The retained ack of every node, as a node reads it when it connects."""
+
+    async def run() -> dict[str, int | None]:
+        got: dict[str, int | None] = {}
+        async with aiomqtt.Client("127.0.0.1", port, identifier="ack-reader", timeout=30) as c:
+            await c.subscribe(ack_topic("s1", "+"), qos=1)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    async for m in c.messages:
+                        node = str(m.topic).split("/")[-2]
+                        got[node] = decode_ack(bytes(m.payload), node)  # type: ignore[arg-type]
+                        if len(got) == NODES:
+                            break
+        return got
+
+    return asyncio.run(run())
 
 
 def _serve(tmp: Path, broker: Mosquitto, url: str, name: str) -> Proc:
@@ -86,6 +106,9 @@ def test_shared_subscription_survives_a_sigkill(
         nodes = {n.node: n for n in store.nodes()}
         assert sum(n.windows for n in nodes.values()) == total  # bookkeeping agrees across both
         assert all(n.seq_gaps == 0 and n.last_seq == PER_NODE - 1 for n in nodes.values())
+        # Each node's ack, published by whichever instance committed its last batch, covers
+        # every window both instances stored.
+        assert _acks(mosquitto.port) == {f"n{k:02d}": PER_NODE - 1 for k in range(NODES)}
     finally:
         store.close()
         pub.join(60)
