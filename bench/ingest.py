@@ -1,7 +1,8 @@
 """Drain of a queued backlog from Mosquitto into the store, against `mosquitto_sub` on the same one.
 
     .venv/bin/python bench/ingest.py [--windows 50000] [--nodes 500] [--batch-max 1000]
-        [--store sqlite|postgresql] [--aggregators 1|2] [--serve-args "..."] [--inflight 1000]
+        [--store sqlite|postgresql] [--aggregators 1|2] [--workers 1|2] [--serve-args "..."]
+        [--inflight 1000]
         [--live 5000 --rate 1000] [--stages] [--profile DIR]
 
 A Mosquitto on a free loopback port (tests/mosquitto.py) holds persistent sessions, all offline,
@@ -116,6 +117,7 @@ def main() -> None:
     ap.add_argument("--batch-max", type=int, default=1000)
     ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
     ap.add_argument("--aggregators", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="`bzagg serve --workers` of each")
     ap.add_argument("--serve-args", default="", help="more `bzagg serve` options, quoted")
     ap.add_argument("--inflight", type=int, default=1000,
                     help="the broker's max_inflight_messages (100 in deploy/server)")  # fmt: skip
@@ -148,12 +150,13 @@ def main() -> None:
         pg = start_postgres(durable=True) if args.store == "postgresql" else None
         db = pg.new_database() if pg is not None else str(work / "store.sqlite3")
         argv = ["--broker", f"mqtt://127.0.0.1:{broker.port}", "--db", db, "--batch-max",
-                str(args.batch_max), *share, *shlex.split(args.serve_args)]  # fmt: skip
+                str(args.batch_max), "--workers", str(args.workers), *share,
+                *shlex.split(args.serve_args)]  # fmt: skip
         aggs = []
         try:
             # Every persistent session exists, offline, before the first window is published.
             for name in names:
-                load.stop_agg(load.start_agg(work, argv, name, None))
+                load.stop_agg(load.start_agg(work, argv, name, None, args.workers))
             sub = baseline_sub(broker.port, 1)
             time.sleep(0.5)  # registers its session
             sub.terminate()
@@ -165,7 +168,7 @@ def main() -> None:
             t_sub = time.time() - t0
             mark = {x: (work / f"{x}.err").read_text() for x in names}
             t0 = time.time()
-            aggs = [load.start_agg(work, argv, x, args.profile) for x in names]
+            aggs = [load.start_agg(work, argv, x, args.profile, args.workers) for x in names]
             t_up = time.time() - t0
             wait_rows(db, n)
             store = open_store(db)
@@ -206,6 +209,7 @@ def main() -> None:
     )  # fmt: skip
     rate_agg, rate_sub = n / t_agg, n / t_sub
     what = f"{args.aggregators} x bzagg serve" + (" (shared subscription)" if share else "")
+    what += f" --workers {args.workers}" if args.workers > 1 else ""
     extra = f" {args.serve_args}" if args.serve_args else ""
     print(f"windows          {n:,} queued ({size:.0f} B, QoS 1, {args.nodes} nodes, made in "
           f"{t_gen:.0f} s, published at {pub_rate:,.0f}/s), broker inflight {args.inflight}, "

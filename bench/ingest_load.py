@@ -91,9 +91,10 @@ def publish_backlog(port: int, msgs: Msgs, processes: int = 2) -> float:
 
 
 def start_agg(
-    work: Path, argv: list[str], name: str, profile: Path | None
+    work: Path, argv: list[str], name: str, profile: Path | None, workers: int = 1
 ) -> subprocess.Popen[bytes]:
-    """`bzagg serve ARGV --client-id NAME`, stderr to NAME.err; returns once it subscribed."""
+    """`bzagg serve ARGV --client-id NAME`, stderr to NAME.err; returns once its `workers`
+    subscribers subscribed."""
     err = work / f"{name}.err"
     before = err.read_text().count("subscribed") if err.exists() else 0
     cmd = [str(BIN / "bzagg"), "serve", *argv, "--client-id", name]
@@ -102,7 +103,7 @@ def start_agg(
         cmd = [str(BIN / spy[0]), *spy[1:], "-o", str(profile / f"{name}.txt"), "--", *cmd]
     p = subprocess.Popen(cmd, stderr=err.open("ab"), stdout=subprocess.DEVNULL, cwd=work)
     deadline = time.monotonic() + 60
-    while err.read_text().count("subscribed") <= before:
+    while err.read_text().count("subscribed") < before + workers:
         if time.monotonic() > deadline or p.poll() is not None:
             raise SystemExit("bzagg serve did not subscribe:\n" + err.read_text())
         time.sleep(0.01)
