@@ -22,12 +22,12 @@ from typing import Any
 
 import aiomqtt
 
+from aggregator.ingest.acks import AckPublisher
 from aggregator.ingest.verdict import IngestStats, Verdict, ingest_batch, judge, topics
 from aggregator.store.delivery import REOPEN_CAUSES
 from aggregator.store.interface import AddResult, StoreError, WindowStore
 from scanner.wire.broker import Backoff, BrokerConfig, explain
 from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT
-from scanner.wire.topics import ack_topic, encode_ack
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,7 @@ class Subscriber:
         self.connected = asyncio.Event()
         self.last_error: str | None = None
         self.store_fault: str | None = None
-        self._acked: dict[str, int] = {}
-        self._unconfirmed: list[tuple[str, int, Any]] = []
+        self._acks = AckPublisher()
 
     async def run(self) -> None:
         while True:
@@ -86,6 +85,7 @@ class Subscriber:
                 # Never stop ingesting: unacknowledged messages come back after the reconnect.
                 self.last_error = f"{self._broker.describe()}: {type(exc).__name__}: {exc}"
                 log.exception("subscribe: unexpected error; reconnecting with backoff")
+            self._acks.cancel()
             if self.connected.is_set():
                 self._backoff.reset()
             self.connected.clear()
@@ -101,7 +101,9 @@ class Subscriber:
             clean_session=False,  # the broker queues QoS 1 windows for us while we are away
             tls_context=self._broker.tls_context(),
             timeout=10,
-            max_inflight_messages=1000,  # our acks: one per node a batch touched
+            # Our acks, one per node a batch touched: no paho limit, whose bookkeeping walks
+            # every message in flight on each PUBACK (quadratic in a batch's acks).
+            max_inflight_messages=0,
         )
         paho, queue = _manual_acks(client)
         async with client:
@@ -119,20 +121,9 @@ class Subscriber:
                 for m in batch:
                     if m.qos > 0:
                         paho.ack(m.mid, m.qos)
-                self._publish_acks(paho, result)
+                self._acks.after_commit(paho, result.acks)
                 if self._on_batch is not None:
                     self._on_batch(self.stats)
-
-    def _publish_acks(self, paho: Any, result: AddResult) -> None:
-        """Retained acks where the highest contiguous seq moved, not awaited (that cost a sixth of
-        a drain's CPU); sent once paho saw the PUBACK by the next batch, else sent again."""
-        for node, seq, info in self._unconfirmed:
-            if info.is_published():
-                self._acked[node] = seq
-        self._unconfirmed = [
-            (n, seq, paho.publish(ack_topic(site, n), encode_ack(n, seq), qos=1, retain=True))
-            for n, (site, seq) in result.acks.items() if self._acked.get(n) != seq
-        ]  # fmt: skip
 
     async def _commit_until_stored(self, messages: list[tuple[str, bytes]]) -> AddResult:
         """Commit, retrying a failing store with backoff; the batch stays unacknowledged."""
