@@ -39,9 +39,11 @@ class AckPublisher:
         """Publish the acks of a committed batch (paho: the subscriber's paho client); call
         from the event loop."""
         for node, (seq, info) in list(self._unconfirmed.items()):
-            if info.is_published():
-                self._acked[node] = seq
+            state = _published(info)
+            if state is not None:
                 del self._unconfirmed[node]
+                if state:
+                    self._acked[node] = seq
         self._due.update(acks)
         now = self._clock()
         for node, (site, seq) in list(self._due.items()):
@@ -67,3 +69,12 @@ class AckPublisher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def _published(info: Any) -> bool | None:
+    """True once the broker has it, None while in flight, False if paho gave up on it (it was
+    published while disconnected: paho raises instead of answering)."""
+    try:
+        return True if info.is_published() else None
+    except (RuntimeError, ValueError):
+        return False

@@ -71,3 +71,23 @@ def test_an_ack_without_its_puback_is_sent_again_with_the_next_batch() -> None:
         return [(n, s) for n, s, _ in paho.sent]
 
     assert asyncio.run(run()) == [("n1", 4), ("n1", 4)]
+
+
+class FailedInfo(Info):
+    def is_published(self) -> bool:  # paho, for a publish made while disconnected
+        raise RuntimeError("Message publish failed: The client is not currently connected.")
+
+
+def test_an_ack_published_while_disconnected_is_sent_again_not_raised() -> None:
+    async def run() -> list[tuple[str, int]]:
+        paho, now = Paho(), [0.0]
+        acks = AckPublisher(min_interval_s=1.0, clock=lambda: now[0])
+        acks.after_commit(paho, {"n1": ("s1", 4)})
+        paho.sent[-1] = ("n1", 4, FailedInfo())
+        acks._unconfirmed["n1"] = (4, paho.sent[-1][2])
+        now[0] += 5
+        acks.after_commit(paho, {"n1": ("s1", 4)})  # must not raise; sends it again
+        acks.cancel()
+        return [(n, s) for n, s, _ in paho.sent]
+
+    assert asyncio.run(run()) == [("n1", 4), ("n1", 4)]
