@@ -95,6 +95,9 @@ def main(verbose: int) -> None:
 @click.option("--share-group", default=None, metavar="NAME",
               help="Consume windows through the MQTT shared subscription $share/NAME/... so "
               "several aggregators split the load (each needs its own --client-id).")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Subscriber processes (client ids <client-id>-1..N) on one shared "
+              "subscription (--share-group, default: the client id).")  # fmt: skip
 @click.option("--duration", type=click.FloatRange(0), default=None,
               help="Stop after this many seconds (default: until SIGINT/SIGTERM).")  # fmt: skip
 def serve(**kw: Any) -> None:
@@ -104,6 +107,8 @@ def serve(**kw: Any) -> None:
 
     if kw["broker"] and kw["embedded_broker"]:
         raise click.UsageError("give either --broker or --embedded-broker, not both")
+    if kw["workers"] > 1 and not kw["broker"]:
+        raise click.UsageError("--workers needs --broker (the embedded broker is per process)")
     try:
         broker = None
         if kw["broker"]:
@@ -120,6 +125,11 @@ def serve(**kw: Any) -> None:
         client_id=kw["client_id"], batch_max=kw["batch_max"], duration_s=kw["duration"],
         share_group=kw["share_group"],
     )  # fmt: skip
+    if kw["workers"] > 1:
+        from aggregator.ingest.workers import serve_workers
+
+        serve_workers(opts, kw["workers"], lambda s: click.echo(s, err=True))
+        return
     asyncio.run(serve(opts, lambda s: click.echo(s, err=True)))
 
 

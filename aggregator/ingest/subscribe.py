@@ -4,9 +4,9 @@ A persistent session (fixed client id, clean_session False) keeps the broker que
 we are down; a message is acknowledged (PUBACK) only after the transaction holding its row, or its
 rejection, has committed (docs/architecture.md §7). After each commit it publishes, per node
 touched, the highest contiguous seq committed (retained, QoS 1, on `bzaudit/v1/<site>/<node>/ack`):
-the node's end-to-end confirmation. A failing store is retried in place with
-capped, jittered backoff (the batch stays unacknowledged, the connection stays up), reopened when
-SQLite would otherwise stay read-only, and logged once per change of cause with a counter.
+the node's end-to-end confirmation. A failing store is retried in place with capped, jittered
+backoff (the batch stays unacknowledged, the connection stays up), reopened when SQLite would
+otherwise stay read-only, and logged once per change of cause with a counter.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any
 
 import aiomqtt
 
+from aggregator.ingest.acks import AckPublisher
 from aggregator.ingest.verdict import IngestStats, Verdict, ingest_batch, judge, topics
 from aggregator.store.delivery import REOPEN_CAUSES
 from aggregator.store.interface import AddResult, StoreError, WindowStore
 from scanner.wire.broker import Backoff, BrokerConfig, explain
 from scanner.wire.schema import MAX_PAYLOAD_BYTES, TOPIC_ROOT
-from scanner.wire.topics import ack_topic, encode_ack
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Subscriber:
         self.connected = asyncio.Event()
         self.last_error: str | None = None
         self.store_fault: str | None = None
-        self._acked: dict[str, int] = {}
+        self._acks = AckPublisher()
 
     async def run(self) -> None:
         while True:
@@ -85,6 +85,7 @@ class Subscriber:
                 # Never stop ingesting: unacknowledged messages come back after the reconnect.
                 self.last_error = f"{self._broker.describe()}: {type(exc).__name__}: {exc}"
                 log.exception("subscribe: unexpected error; reconnecting with backoff")
+            self._acks.cancel()
             if self.connected.is_set():
                 self._backoff.reset()
             self.connected.clear()
@@ -100,6 +101,9 @@ class Subscriber:
             clean_session=False,  # the broker queues QoS 1 windows for us while we are away
             tls_context=self._broker.tls_context(),
             timeout=10,
+            # Our acks, one per node a batch touched: no paho limit, whose bookkeeping walks
+            # every message in flight on each PUBACK (quadratic in a batch's acks).
+            max_inflight_messages=0,
         )
         paho, queue = _manual_acks(client)
         async with client:
@@ -117,19 +121,9 @@ class Subscriber:
                 for m in batch:
                     if m.qos > 0:
                         paho.ack(m.mid, m.qos)
-                await self._publish_acks(client, result)
+                self._acks.after_commit(paho, result.acks)
                 if self._on_batch is not None:
                     self._on_batch(self.stats)
-
-    async def _publish_acks(self, client: aiomqtt.Client, result: AddResult) -> None:
-        """Retained acks, only for nodes whose highest contiguous committed seq moved."""
-        moved = [(n, s, a) for n, (s, a) in result.acks.items() if self._acked.get(n) != a]
-        if moved:
-            await asyncio.gather(*(
-                client.publish(ack_topic(site, node), encode_ack(node, seq), qos=1, retain=True)
-                for node, site, seq in moved
-            ))  # fmt: skip
-            self._acked.update((n, a) for n, _, a in moved)
 
     async def _commit_until_stored(self, messages: list[tuple[str, bytes]]) -> AddResult:
         """Commit, retrying a failing store with backoff; the batch stays unacknowledged."""

@@ -10,7 +10,6 @@ from typing import Any
 
 from aggregator.store import delivery as dl
 from aggregator.store import pg_schema as pg
-from aggregator.store import rows
 from aggregator.store.interface import Reject, Status, StoreError
 from aggregator.store.nodes import node_updates
 from scanner.wire.schema import WindowReport
@@ -81,12 +80,21 @@ def conflicts(
 
 
 def acks(cur: Any, sites: dict[str, str]) -> dict[str, tuple[str, int]]:
-    out = {}
-    for node in sorted(sites):
-        (h,) = cur.execute(pg.dialect(rows.CONTIGUOUS_SQL), {"node": node}).fetchone()
-        if h is not None:
-            cur.execute(pg.SET_ACK, (int(h), node))
-            out[node] = (sites[node], int(h))
+    """Advance the touched nodes' acked_seq over what is committed now: node -> (site, ack)."""
+    out, todo = {}, sorted(sites)
+    while todo:
+        moved, again = {}, []
+        for node, acked, top, seen in cur.execute(pg.ADVANCE_ACKS, (todo,)).fetchall():
+            if top is not None:
+                moved[node] = int(top)
+                if seen == pg.ACK_STEP and top - (-1 if acked is None else acked) == seen:
+                    again.append(node)  # a run longer than one step: go on from its end
+            if top is not None or acked is not None:
+                out[node] = (sites[node], int(top if top is not None else acked))
+        if moved:
+            names = sorted(moved)
+            cur.execute(pg.SET_ACKS, (names, [moved[n] for n in names]))
+        todo = again
     return out
 
 
@@ -111,8 +119,7 @@ def bookkeep(
         cur.execute(pg.LOCK_NODES, (names, [sites[n] for n in names]))
         known = {n: (last, gaps) for n, last, gaps in cur.execute(pg.KNOWN_NODES, (names,))}
         cur.executemany(pg.NODES_UPSERT, node_updates(fresh, reports, known, now))
-        for node, skew in dl.skews(fresh, now).items():
-            cur.execute(pg.SET_SKEW, (skew, node))
+        cur.executemany(pg.SET_SKEW, [(skew, n) for n, skew in dl.skews(fresh, now).items()])
     if statuses:
         cur.executemany(pg.STATUS_UPSERT, [(n, site, st, at) for site, n, st, at in statuses])
     touched = {r.node: r.site for r in reports}

@@ -147,8 +147,28 @@ STORED_PAYLOAD: Final = "SELECT payload, seq FROM windows WHERE node = %s AND wi
 ADD_CONFLICT: Final = "UPDATE nodes SET conflicts = conflicts + 1 WHERE node = %s"
 REJECTED_SEQ: Final = "INSERT INTO rejected_seqs (node, seq) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 
-SET_ACK: Final = "UPDATE nodes SET acked_seq = %s WHERE node = %s"
+SET_ACKS: Final = (
+    "UPDATE nodes SET acked_seq = v.a FROM unnest(%s::text[], %s::bigint[]) AS v (n, a) "
+    "WHERE nodes.node = v.n"
+)
 SET_SKEW: Final = "UPDATE nodes SET skew_s = %s WHERE node = %s"
+# Each node's ack moved up from its stored acked_seq over at most ACK_STEP seqs above it (the
+# SQLite store does the same row by row): one statement for a batch's nodes, and work bounded
+# by what is new, not by every window the node ever sent.
+ACK_STEP: Final = 4096
+ADVANCE_ACKS: Final = f"""
+SELECT n.node, n.acked_seq,
+       MAX(u.seq) FILTER (WHERE u.seq - COALESCE(n.acked_seq, -1) = u.rn), COUNT(u.seq)
+FROM nodes n LEFT JOIN LATERAL (
+  SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS rn FROM (
+    SELECT seq FROM windows w WHERE w.node = n.node AND w.seq > COALESCE(n.acked_seq, -1)
+    UNION
+    SELECT seq FROM rejected_seqs r WHERE r.node = n.node AND r.seq > COALESCE(n.acked_seq, -1)
+    ORDER BY seq LIMIT {ACK_STEP}) AS x
+) AS u ON true
+WHERE n.node = ANY(%s)
+GROUP BY n.node, n.acked_seq
+"""
 
 _BIND = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 

@@ -79,16 +79,14 @@ class Store:
             for pragma in dl.WAL_PRAGMAS:
                 self._db.execute(pragma)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, 1, sch.SCHEMA_VERSION):
-                raise StoreError(
-                    f"{self.path}: store schema {version}, expected {sch.SCHEMA_VERSION}",
-                    where=str(self.path),
-                )
-            if version in (0, 1):
+            if version not in (0, 1, 2, sch.SCHEMA_VERSION):
+                raise StoreError(f"{self.path}: store schema {version}, expected "
+                                 f"{sch.SCHEMA_VERSION}", where=str(self.path))  # fmt: skip
+            if version < sch.SCHEMA_VERSION:
                 with self._tx():
                     if version == 0:
                         self._create()
-                    for stmt in dl.MIGRATE_2:
+                    for stmt in sch.migrations(version, bool(self._one(q.ROLLUP_EXISTS_SQL))):
                         self._db.execute(stmt)
                     if version == 1:
                         dl.advance_acks(

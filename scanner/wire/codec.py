@@ -1,13 +1,16 @@
-"""Canonical JSON for the wire contract v1: encode, strict decode, HMAC signatures (stdlib only)."""
+"""Canonical JSON for the wire contract v1: encode, strict decode, HMAC signatures.
+
+Decoding parses with orjson when it is installed (the aggregator decodes thousands of windows a
+second) and falls back to the standard library, whose verdict is the contract (`decode`)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from scanner.wire.schema import (
     MAX_PAYLOAD_BYTES,
@@ -20,6 +23,18 @@ from scanner.wire.schema import (
     parse_iso_utc,
     validate,
 )
+
+
+def _orjson() -> Callable[[bytes], Any] | None:
+    try:
+        import orjson
+    except ImportError:  # platforms without an orjson wheel parse with the standard library
+        return None
+    loads: Callable[[bytes], Any] = orjson.loads
+    return loads
+
+
+fast_loads = _orjson()
 
 
 def to_dict(report: WindowReport) -> dict[str, Any]:
@@ -124,19 +139,29 @@ def decode(
     """Parse and strictly validate one payload. Raises SchemaError with a stable `reason`."""
     if len(payload) > max_bytes:
         raise SchemaError("oversized", f"{len(payload)} bytes > {max_bytes}")
+    if fast_loads is not None:
+        # orjson parses a window ~3 µs faster, but reads integers beyond 64 bits as floats and
+        # refuses what the standard library accepts (NaN before our own check, lone surrogates,
+        # 1e400): so it only ever accepts. Whatever it cannot turn into a valid report is parsed
+        # again by the standard library, whose verdict and reason stand. A report it accepts
+        # holds no such value (every number in one is range-checked), so the two agree on it.
+        try:
+            return _report(fast_loads(payload), now, key)
+        except Exception:  # decided below, by the standard library
+            pass
     try:
         obj = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise SchemaError("bad_json", str(exc)[:120]) from exc
+    return _report(obj, now, key)
+
+
+def _report(obj: Any, now: float | None, key: bytes | None) -> WindowReport:
     if not isinstance(obj, dict):
         raise SchemaError("bad_json", "top level is not an object")
     if obj.get("v") != SCHEMA_VERSION:
         raise SchemaError("bad_version", repr(obj.get("v"))[:40])
-    allowed = {
-        "v", "node", "site", "seq", "window_start", "window_s", "counts",
-        "slot_counts", "health", "software", "headcount", "sig", "capture",
-    }  # fmt: skip
-    extra = set(obj) - allowed
+    extra = obj.keys() - _FIELDS
     if extra:
         raise SchemaError("unknown_field", ",".join(sorted(extra))[:80])
     if key is not None:
@@ -147,7 +172,7 @@ def decode(
         health = obj["health"]
         if not isinstance(health, dict):
             raise SchemaError("bad_health", "not an object")
-        hextra = set(health) - set(Health.__slots__)
+        hextra = health.keys() - _HEALTH_FIELDS
         if hextra:
             raise SchemaError("bad_health", ",".join(sorted(hextra))[:80])
         report = WindowReport(
@@ -168,6 +193,13 @@ def decode(
     except TypeError as exc:
         raise SchemaError("bad_health", str(exc)[:120]) from exc
     return validate(report, now=now)
+
+
+_FIELDS: Final = frozenset({
+    "v", "node", "site", "seq", "window_start", "window_s", "counts",
+    "slot_counts", "health", "software", "headcount", "sig", "capture",
+})  # fmt: skip
+_HEALTH_FIELDS: Final = frozenset(Health.__slots__)
 
 
 def with_seq(report: WindowReport, seq: int) -> WindowReport:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -127,7 +128,7 @@ class WindowReport:
 
 def check_id(value: str, what: str) -> str:
     """Validate a node or site id (used by the CLI before anything is published)."""
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not _matches(_IDS_SEEN, _ID_RE, value):
         raise SchemaError(
             f"bad_{what}",
             f"{value!r}: use 1-64 letters, digits, '_', '-' or '.', starting alphanumeric",
@@ -140,9 +141,17 @@ def iso_utc(epoch_s: int) -> str:
 
 
 def parse_iso_utc(text: str) -> int:
+    if type(text) is not str:
+        raise SchemaError("bad_window_start", repr(text)[:60])
+    return _parse_iso_utc(text)
+
+
+# Every node sends the same window starts in the same minute, so most are parsed already.
+@functools.lru_cache(maxsize=4096)
+def _parse_iso_utc(text: str) -> int:
     # A regex and calendar.timegm instead of strptime: strptime was ~40 µs a message, most of the
     # aggregator's decode time at thousands of windows per second.
-    m = _ISO_RE.match(text) if isinstance(text, str) else None
+    m = _ISO_RE.match(text)
     if m is None:
         raise SchemaError("bad_window_start", repr(text)[:60])
     y, mo, d, h, mi, sec = (int(g) for g in m.groups())
@@ -179,17 +188,21 @@ def validate(report: WindowReport, *, now: float | None = None) -> WindowReport:
 
 
 def _check_counts(counts: object, what: str) -> None:
-    if not isinstance(counts, Mapping) or len(counts) > _MAX_NAMES:
+    # `type(x) is dict/int` first: the exact types decoded JSON has, far cheaper than the ABC
+    # and bool checks, which still decide everything else.
+    if (type(counts) is not dict and not isinstance(counts, Mapping)) or len(counts) > _MAX_NAMES:
         raise SchemaError(f"bad_{what}", "not an object of categories")
     for cat, strata in counts.items():
-        if not isinstance(cat, str) or not _NAME_RE.match(cat):
+        if not _matches(_NAMES_SEEN, _NAME_RE, cat):
             raise SchemaError(f"bad_{what}", f"category {cat!r}"[:80])
-        if not isinstance(strata, Mapping) or len(strata) > _MAX_NAMES:
+        if (type(strata) is not dict and not isinstance(strata, Mapping)) or len(
+            strata
+        ) > _MAX_NAMES:
             raise SchemaError(f"bad_{what}", f"{cat}: not an object of strata")
         for stratum, n in strata.items():
-            if not isinstance(stratum, str) or not _NAME_RE.match(stratum):
+            if not _matches(_NAMES_SEEN, _NAME_RE, stratum):
                 raise SchemaError(f"bad_{what}", f"stratum {stratum!r}"[:80])
-            if not _is_int(n):
+            if type(n) is not int and not _is_int(n):
                 raise SchemaError(f"bad_{what}", f"{cat}/{stratum} is not an integer")
             if n < 0:
                 raise SchemaError("negative_count", f"{cat}/{stratum}={n}")
@@ -252,5 +265,26 @@ def _check_capture(capture: object, window_s: int) -> None:
                 raise SchemaError("bad_capture", f"{cat}/{stratum}: inconsistent")
 
 
+# Ids and names that matched their pattern: the same few thousand arrive in every batch.
+# Exact `str` only (a subclass may compare equal to a remembered one yet be something else);
+# bounded, so a flood of distinct names cannot grow them without end.
+_IDS_SEEN: set[str] = set()
+_NAMES_SEEN: set[str] = set()
+_SEEN_MAX: Final = 50_000
+
+
+def _matches(seen: set[str], pattern: re.Pattern[str], value: object) -> bool:
+    if type(value) is not str:  # also keeps unhashable values (lists) out of the set lookup
+        return isinstance(value, str) and bool(pattern.match(value))
+    if value in seen:
+        return True
+    if not pattern.match(value):
+        return False
+    if len(seen) >= _SEEN_MAX:
+        seen.clear()
+    seen.add(value)
+    return True
+
+
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))

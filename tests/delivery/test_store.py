@@ -235,3 +235,22 @@ def test_postgres_url_through_the_cli(postgres: Postgres, tmp_path: Path) -> Non
     dead = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
     res = CliRunner().invoke(main, ["nodes", "--db", dead])
     assert res.exit_code == 1 and "cannot open the store" in res.output
+
+
+def test_batch_acks_follow_gaps_and_runs_longer_than_one_step(
+    make_store: MakeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator.store import pg_schema
+
+    # PostgreSQL advances acks ACK_STEP seqs at a time: a step of 4 makes a run of 10 take three.
+    monkeypatch.setattr(pg_schema, "ADVANCE_ACKS", pg_schema.ADVANCE_ACKS.replace(
+        f"LIMIT {pg_schema.ACK_STEP}", "LIMIT 4"))  # fmt: skip
+    monkeypatch.setattr(pg_schema, "ACK_STEP", 4)
+    store = make_store()
+    gap = store.add_windows([window("n1", "s1", i, seq=i) for i in range(10) if i != 3])
+    assert gap.acks == {"n1": ("s1", 2)}
+    filled = store.add_windows([window("n1", "s1", 3, seq=3), window("n2", "s1", 5, seq=5)])
+    assert filled.acks == {"n1": ("s1", 9)}  # n2 has no seq 0: nothing to confirm yet
+    assert store.highest_contiguous_seq("n1") == 9
+    assert store.add_windows([window("n1", "s1", 10, seq=10)]).acks == {"n1": ("s1", 10)}
+    store.close()
