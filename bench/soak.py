@@ -80,6 +80,8 @@ class Soak:
     def start_agg(self) -> None:
         with (self.dir / "agg.err").open("ab") as err:
             args = [str(BIN / "bzagg"), "serve", "--broker", self.broker.url, "--db", str(self.db)]
+            if os.environ.get("BZ_MEMPROBE"):  # bench/memprobe.py: where the memory goes
+                args = [sys.executable, "-m", "bench.memprobe", "bzagg", *args[1:]]
             self.agg = subprocess.Popen(args, stderr=err, stdout=err)
 
     def start_nodes(self) -> None:
@@ -243,7 +245,10 @@ def main() -> None:
     ap.add_argument("--t0-wall", type=float, default=0.0)
     args = ap.parse_args()
     if args.role == "nodes":
+        from bench.memprobe import start
         from bench.soak_nodes import main as nodes_main
+
+        start("nodes")
 
         asyncio.run(nodes_main(args))
         return

@@ -210,8 +210,12 @@ class Publisher:
     async def _drain_loop(self, client: aiomqtt.Client) -> None:
         while True:
             self._wake.clear()
-            rows = self._outbox.pending(self._batch, resend_before=self._clock() - self._resend_s)
-            if not rows:
+            # Plan the round by seq; read payloads one in-flight chunk at a time, so a backlog
+            # costs `inflight` payloads of memory, not `batch` held across the awaits below.
+            seqs = self._outbox.pending_seqs(
+                self._batch, resend_before=self._clock() - self._resend_s
+            )
+            if not seqs:
                 if self.check_alert().unconfirmed == 0:
                     self._idle.set()
                 # Wake for new windows and acks, and now and then to re-send what stays
@@ -219,22 +223,24 @@ class Publisher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), min(self._resend_s, 5.0))
                 continue
-            resent = sum(1 for s, _, _ in rows if s <= self._highest_sent)
-            if rows[0][0] <= self._highest_tried:
+            resent = sum(1 for s in seqs if s <= self._highest_sent)
+            if seqs[0] <= self._highest_tried:
                 # Tried before (PUBACKed or not): a window the broker refuses comes back here.
-                self._note_stuck(rows[0])
-            self._highest_tried = max(self._highest_tried, rows[-1][0])
+                self._note_stuck(self._outbox.rows(seqs[:1])[0])
+            self._highest_tried = max(self._highest_tried, seqs[-1])
             if resent:
                 self.resent += resent
                 log.info(
                     "publish: re-sending %d unconfirmed window(s) from seq %d",
-                    resent, rows[0][0],
+                    resent, seqs[0],
                 )  # fmt: skip
                 # No progress since the last round: wait longer before the next one, so an
                 # aggregator that is away for hours does not get the backlog again every minute.
                 self._resend_s = min(self._resend_s * 2, self._resend_max)
-            for i in range(0, len(rows), self._inflight):
-                chunk = rows[i : i + self._inflight]
+            for i in range(0, len(seqs), self._inflight):
+                chunk = self._outbox.rows(seqs[i : i + self._inflight])
+                if not chunk:
+                    continue  # confirmed and pruned meanwhile
                 for s, _, p in chunk:
                     if len(p) > self._max_bytes:
                         log.error(
