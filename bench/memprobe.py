@@ -96,6 +96,9 @@ def sample(t0: float) -> dict[str, Any]:
         "rss_shmem_kib": int(shmem.group(1)) if shmem else 0,
         "py_traced": cur, "py_peak": peak, "sqlite": sqlite_memory(), "malloc": mallinfo(),
         "arenas": arenas(), "threads": threading.active_count(),
+        "py_blocks": sys.getallocatedblocks(), "gc_counts": gc.get_count(),
+        **({"types": Counter(type(o).__qualname__ for o in gc.get_objects()).most_common(12)}
+           if os.environ.get("BZ_MEMPROBE_TYPES") else {}),
     }  # fmt: skip
 
 

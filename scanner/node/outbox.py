@@ -247,10 +247,12 @@ class Outbox:
         return [int(s) for (s,) in cur]
 
     def rows(self, seqs: list[int]) -> list[tuple[int, str, bytes]]:
-        """(seq, topic, payload) of those of `seqs` still held, in seq order."""
-        marks = ",".join("?" * len(seqs))
-        sql = f"SELECT seq, topic, payload FROM outbox WHERE seq IN ({marks}) ORDER BY seq"
-        return [(int(s), str(t), bytes(p)) for s, t, p in self._db.execute(sql, seqs)]
+        """(seq, topic, payload) of those of `seqs` still held, in the order given. One point
+        lookup each: an `IN (?, ...)` per list length would be a prepared statement per length
+        in every connection's statement cache (SQLite memory that stays)."""
+        sql = "SELECT seq, topic, payload FROM outbox WHERE seq = ?"
+        found = (self._db.execute(sql, (s,)).fetchone() for s in seqs)
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in found if r is not None]
 
     def unconfirmed(self) -> tuple[int, float | None]:
         """How many rows the aggregator has not confirmed, and when the oldest was written."""
