@@ -10,6 +10,7 @@ in-flight chunk at a time. Real Mosquitto; no aggregator, so every row is also r
 from __future__ import annotations
 
 import asyncio
+import ctypes
 from pathlib import Path
 
 import pytest
@@ -69,4 +70,23 @@ def test_backlog_is_published_one_chunk_of_payloads_at_a_time(
     assert pub.resent >= BACKLOG - INFLIGHT
     assert ob.stats().unconfirmed == BACKLOG  # nothing was confirmed, nothing was lost
     assert 0 < ob.most <= INFLIGHT
+    ob.close()
+
+
+def test_reading_chunks_of_any_length_keeps_no_new_statements(tmp_path: Path) -> None:
+    """A statement whose text depends on the chunk length (`IN (?, ?, ...)`) is prepared and
+    cached once per length in every connection: about 4 KiB of SQLite memory each, which stays
+    (88 KiB a connection for lengths 1..20, 4 MiB for the soak's 50 outboxes)."""
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")  # the library the sqlite3 module links on Linux
+    except OSError:
+        pytest.skip("no shared libsqlite3 to ask for its memory use")
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    ob = Outbox(tmp_path / "outbox.sqlite3")
+    seqs = [ob.put(window("node-a", "site-1", i)) for i in range(INFLIGHT)]
+    assert ob.rows(seqs[:1]) and ob.pending_seqs(INFLIGHT) == seqs  # warm the cache
+    before = lib.sqlite3_memory_used()
+    for n in range(1, INFLIGHT + 1):
+        assert [s for s, _, _ in ob.rows(seqs[:n])] == seqs[:n]
+    assert lib.sqlite3_memory_used() - before < 4096
     ob.close()
