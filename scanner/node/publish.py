@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,22 +70,17 @@ class Publisher:
         self._timeout = timeout_s
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self.connected = False
-        self._ever_connected = False
+        self.connected = self._ever_connected = False
         self.last_error: str | None = None
-        self.sent = 0
-        self.resent = 0
+        self.sent = self.resent = 0
         self.ack_seq: int | None = None
         self._resend_min = resend_after_s
         self._resend_max = max(resend_max_s, resend_after_s)
         self._resend_s = resend_after_s
-        self._alert_after = alert_after_s
-        self._alerting = False
-        self._max_bytes = max_message_bytes
-        self._clock = clock
-        self._highest_sent = -1
-        self._stuck = (-1, 0)
-        self._highest_tried = -1
+        self._phase = 1 + random.random() / 2  # spreads a fleet, no secrecy
+        self._alert_after, self._alerting = alert_after_s, False
+        self._max_bytes, self._clock = max_message_bytes, clock
+        self._highest_sent, self._stuck, self._highest_tried = -1, (-1, 0), -1
 
     def health(self) -> DeliveryHealth:
         n, oldest = self._outbox.unconfirmed()
@@ -172,9 +168,15 @@ class Publisher:
                 log.warning("publish: connected to %s again", self._broker.describe())
             self.last_error = None
             acks = asyncio.create_task(self._read_acks(client), name="acks")
+            drain = asyncio.create_task(self._drain_loop(client), name="drain")
+            # The ack reader sees a lost connection at once; in-flight publishes would wait out
+            # the timeout, and a fleet would come back in step, each node with that backlog.
+            acks.add_done_callback(lambda _: drain.cancel())
             try:
-                await self._drain_loop(client)
+                await drain
             except asyncio.CancelledError:
+                if acks.done() and not acks.cancelled():
+                    raise acks.exception() or aiomqtt.MqttError("connection lost") from None
                 # A clean stop says `offline` itself; the Last Will covers crashes.
                 with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                     await asyncio.wait_for(
@@ -183,8 +185,8 @@ class Publisher:
                 raise
             finally:
                 acks.cancel()
-                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                    await acks
+                drain.cancel()
+                await asyncio.gather(acks, drain, return_exceptions=True)
 
     def _note_stuck(self, row: tuple[int, str, bytes]) -> None:
         """Say once per window when the same oldest window keeps coming back unconfirmed: a
@@ -212,14 +214,14 @@ class Publisher:
             self._wake.clear()
             # Plan the round by seq; read payloads one in-flight chunk at a time, so a backlog
             # costs `inflight` payloads of memory, not `batch` held across the awaits below.
-            seqs = self._outbox.pending_seqs(
-                self._batch, resend_before=self._clock() - self._resend_s
-            )
+            # Each node waits its own 1-1.5x the re-send time: a fleet whose acks stopped together
+            # (the aggregator or its disk was away) would otherwise re-send in step.
+            cutoff = self._clock() - self._resend_s * self._phase
+            seqs = self._outbox.pending_seqs(self._batch, resend_before=cutoff)
             if not seqs:
                 if self.check_alert().unconfirmed == 0:
                     self._idle.set()
-                # Wake for new windows and acks, and now and then to re-send what stays
-                # unconfirmed.
+                # Wake for new windows and acks, and now and then to re-send the unconfirmed.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), min(self._resend_s, 5.0))
                 continue
@@ -231,12 +233,12 @@ class Publisher:
             if resent:
                 self.resent += resent
                 log.info(
-                    "publish: re-sending %d unconfirmed window(s) from seq %d",
-                    resent, seqs[0],
-                )  # fmt: skip
+                    "publish: re-sending %d unconfirmed window(s) from seq %d", resent, seqs[0]
+                )
                 # No progress since the last round: wait longer before the next one, so an
                 # aggregator that is away for hours does not get the backlog again every minute.
                 self._resend_s = min(self._resend_s * 2, self._resend_max)
+                self._phase = 1 + random.random() / 2
             for i in range(0, len(seqs), self._inflight):
                 chunk = self._outbox.rows(seqs[i : i + self._inflight])
                 if not chunk:

@@ -90,3 +90,42 @@ def test_reading_chunks_of_any_length_keeps_no_new_statements(tmp_path: Path) ->
         assert [s for s, _, _ in ob.rows(seqs[:n])] == seqs[:n]
     assert lib.sqlite3_memory_used() - before < 4096
     ob.close()
+
+
+def test_a_lost_broker_is_noticed_at_once_not_after_the_publish_timeout(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """The ack reader sees the connection drop at once; the drain must stop then too instead of
+    waiting out `timeout_s` on its in-flight publishes. Otherwise every node of a fleet comes
+    back exactly `timeout_s` after a broker restart, each with that long a backlog to send in
+    one burst (the soak's nodes grew by that burst)."""
+    ob = Outbox(tmp_path / "outbox.sqlite3")
+    pub = Publisher(
+        ob, parse_broker_url(mosquitto.url), site="site-1", node="node-a", timeout_s=60,
+        backoff_min_s=0.2, backoff_max_s=0.5,
+    )  # fmt: skip
+
+    async def scenario() -> float:
+        task = asyncio.create_task(pub.run())
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(30):
+                while not pub.connected:
+                    await asyncio.sleep(0.05)
+                mosquitto.stop()
+                t0 = loop.time()
+                while pub.connected:
+                    await asyncio.sleep(0.05)
+                noticed = loop.time() - t0
+                ob.put(window("node-a", "site-1", 0))
+                pub.wake()
+                mosquitto.start()
+                while ob.stats().unsent:
+                    await asyncio.sleep(0.05)
+                return noticed
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    assert asyncio.run(scenario()) < 5.0
+    ob.close()
