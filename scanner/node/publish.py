@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from scanner.node.outbox import Outbox
-from scanner.wire.broker import Backoff, BrokerConfig, explain
+from scanner.wire.broker import Backoff, BrokerConfig, cancelling, explain
 from scanner.wire.schema import MAX_PAYLOAD_BYTES
 from scanner.wire.topics import ack_topic, decode_ack, status_topic
 
@@ -175,7 +175,7 @@ class Publisher:
             try:
                 await drain
             except asyncio.CancelledError:
-                if acks.done() and not acks.cancelled():
+                if acks.done() and not acks.cancelled() and not cancelling():
                     raise acks.exception() or aiomqtt.MqttError("connection lost") from None
                 # A clean stop says `offline` itself; the Last Will covers crashes.
                 with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
