@@ -26,6 +26,7 @@ from scanner.wire.schema import MAX_PAYLOAD_BYTES
 from scanner.wire.topics import ack_topic, decode_ack, status_topic
 
 log = logging.getLogger(__name__)
+_LOST = "connection lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +63,12 @@ class Publisher:
     ) -> None:
         self._outbox = outbox
         self._broker = broker
-        self._site = site
-        self._node = node
+        self._site, self._node = site, node
         self._backoff = Backoff(backoff_min_s, backoff_max_s)
         self._inflight = max(1, inflight)
         self._batch = max(batch, self._inflight)
         self._timeout = timeout_s
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
+        self._wake, self._idle = asyncio.Event(), asyncio.Event()
         self.connected = self._ever_connected = False
         self.last_error: str | None = None
         self.sent = self.resent = 0
@@ -171,12 +170,12 @@ class Publisher:
             drain = asyncio.create_task(self._drain_loop(client), name="drain")
             # The ack reader sees a lost connection at once; in-flight publishes would wait out
             # the timeout, and a fleet would come back in step, each node with that backlog.
-            acks.add_done_callback(lambda _: drain.cancel())
+            acks.add_done_callback(lambda _: drain.cancel(_LOST))
             try:
                 await drain
             except asyncio.CancelledError:
                 if acks.done() and not acks.cancelled() and not cancelling():
-                    raise acks.exception() or aiomqtt.MqttError("connection lost") from None
+                    raise acks.exception() or aiomqtt.MqttError(_LOST) from None
                 # A clean stop says `offline` itself; the Last Will covers crashes.
                 with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                     await asyncio.wait_for(
@@ -253,13 +252,14 @@ class Publisher:
                 # Publishes start in seq order on one connection; the broker keeps that order.
                 try:
                     await asyncio.gather(*(client.publish(t, p, qos=1) for _, t, p in chunk))
-                except (aiomqtt.MqttError, TimeoutError):
-                    log.error(
-                        "publish: the broker did not take windows seq %d..%d (largest %d bytes); "
-                        "a payload over its message_size_limit is dropped or closes the "
-                        "connection; they stay in the outbox", chunk[0][0], chunk[-1][0],
-                        max(len(p) for _, _, p in chunk),
-                    )  # fmt: skip
+                except (aiomqtt.MqttError, TimeoutError, asyncio.CancelledError) as exc:
+                    if not isinstance(exc, asyncio.CancelledError) or exc.args == (_LOST,):
+                        log.error(
+                            "publish: the broker did not take windows seq %d..%d (largest %d "
+                            "bytes); a payload over its message_size_limit is dropped or closes "
+                            "the connection; they stay in the outbox", chunk[0][0], chunk[-1][0],
+                            max(len(p) for _, _, p in chunk),
+                        )  # fmt: skip
                     raise
                 self._outbox.mark_sent_many([s for s, _, _ in chunk])
                 self.sent += len(chunk)
