@@ -38,6 +38,9 @@ from bench.soak_nodes import SITE, WINDOWS_PER_DAY, counts, node_id
 from tests.mosquitto import Mosquitto
 
 BIN = Path(sys.executable).parent
+# As in deploy/*/*.service: without it each thread that allocates (the MQTT clients' connect
+# workers, the store's commit worker) keeps a glibc arena of freed memory (docs/deployment.md).
+CHILD_ENV = {**os.environ, "MALLOC_ARENA_MAX": "2"}
 DEFAULT_FAULTS = "2:restart,4:restart-empty,6:kill,8:agg-kill,10:nodes-kill,12:node-full,13:node-ok,16:store-full,16.17:store-ok,18:burst"  # noqa: E501
 
 
@@ -80,7 +83,9 @@ class Soak:
     def start_agg(self) -> None:
         with (self.dir / "agg.err").open("ab") as err:
             args = [str(BIN / "bzagg"), "serve", "--broker", self.broker.url, "--db", str(self.db)]
-            self.agg = subprocess.Popen(args, stderr=err, stdout=err)
+            if os.environ.get("BZ_MEMPROBE"):  # bench/memprobe.py: where the memory goes
+                args = [sys.executable, "-m", "bench.memprobe", "bzagg", *args[1:]]
+            self.agg = subprocess.Popen(args, stderr=err, stdout=err, env=CHILD_ENV)
 
     def start_nodes(self) -> None:
         with (self.dir / "nodes.err").open("ab") as err:
@@ -90,7 +95,7 @@ class Soak:
                 self.broker.url, "--day0", str(self.day0), "--t0-wall", str(self.t0),
                 "--resend-s", str(self.a.resend_s),
             ]  # fmt: skip
-            self.nodes = subprocess.Popen(args, stderr=err, stdout=err)
+            self.nodes = subprocess.Popen(args, stderr=err, stdout=err, env=CHILD_ENV)
 
     def fault(self, what: str) -> None:
         self.log.append(f"h{self.hour():5.2f} {what}")
@@ -243,7 +248,10 @@ def main() -> None:
     ap.add_argument("--t0-wall", type=float, default=0.0)
     args = ap.parse_args()
     if args.role == "nodes":
+        from bench.memprobe import start
         from bench.soak_nodes import main as nodes_main
+
+        start("nodes")
 
         asyncio.run(nodes_main(args))
         return

@@ -19,7 +19,6 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.node.outbox_schema import (
@@ -28,6 +27,7 @@ from scanner.node.outbox_schema import (
     MIGRATE_1,
     SCHEMA_VERSION,
     OutboxError,
+    OutboxStats,
     OutboxWriteError,
     Tx,
     sqlite_cause,
@@ -40,15 +40,6 @@ log = logging.getLogger(__name__)
 
 
 __all__ = ["SCHEMA_VERSION", "Outbox", "OutboxError", "OutboxStats", "OutboxWriteError"]
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStats:
-    rows: int
-    unsent: int
-    next_seq: int
-    dropped: int
-    unconfirmed: int = 0
 
 
 class Outbox:
@@ -174,9 +165,6 @@ class Outbox:
             return None
         return int(row[0]) + int(json.loads(bytes(row[1]))["window_s"])
 
-    def mark_sent(self, seq: int) -> None:
-        self.mark_sent_many([seq])
-
     def mark_sent_many(self, seqs: list[int]) -> None:
         """PUBACKed: queued -> in flight (a re-send refreshes the time it went out)."""
         if not seqs:
@@ -243,17 +231,28 @@ class Outbox:
     def pending(
         self, limit: int = 100, *, resend_before: float | None = None
     ) -> list[tuple[int, str, bytes]]:
-        """Windows to publish, oldest first: (seq, topic, payload). Queued ones, and with
-        `resend_before` also in-flight ones that went out before then and are still unconfirmed."""
+        """Windows to publish, oldest first: (seq, topic, payload) of `pending_seqs`."""
+        return self.rows(self.pending_seqs(limit, resend_before=resend_before))
+
+    def pending_seqs(self, limit: int = 100, *, resend_before: float | None = None) -> list[int]:
+        """Seqs to publish, oldest first: queued ones, and with `resend_before` also in-flight
+        ones that went out before then and are still unconfirmed. Without their payloads, so a
+        publisher can plan a whole round and hold only what is in flight (`rows`)."""
         if resend_before is None:
             sql, params = "sent_at IS NULL", (limit,)
         else:
             sql = "acked_at IS NULL AND (sent_at IS NULL OR sent_at < ?)"
             params = (resend_before, limit)  # type: ignore[assignment]
-        rows = self._db.execute(
-            f"SELECT seq, topic, payload FROM outbox WHERE {sql} ORDER BY seq LIMIT ?", params
-        ).fetchall()
-        return [(int(s), str(t), bytes(p)) for s, t, p in rows]
+        cur = self._db.execute(f"SELECT seq FROM outbox WHERE {sql} ORDER BY seq LIMIT ?", params)
+        return [int(s) for (s,) in cur]
+
+    def rows(self, seqs: list[int]) -> list[tuple[int, str, bytes]]:
+        """(seq, topic, payload) of those of `seqs` still held, in the order given. One point
+        lookup each: an `IN (?, ...)` per list length would be a prepared statement per length
+        in every connection's statement cache (SQLite memory that stays)."""
+        sql = "SELECT seq, topic, payload FROM outbox WHERE seq = ?"
+        found = (self._db.execute(sql, (s,)).fetchone() for s in seqs)
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in found if r is not None]
 
     def unconfirmed(self) -> tuple[int, float | None]:
         """How many rows the aggregator has not confirmed, and when the oldest was written."""

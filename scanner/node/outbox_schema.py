@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,6 +25,15 @@ DDL_2 = (
     "CREATE INDEX IF NOT EXISTS outbox_unconfirmed ON outbox (seq) WHERE acked_at IS NULL",
     "CREATE INDEX IF NOT EXISTS outbox_window ON outbox (window_start)",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    rows: int
+    unsent: int
+    next_seq: int
+    dropped: int
+    unconfirmed: int = 0
 
 
 class OutboxError(ScannerError):

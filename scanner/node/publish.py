@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +21,12 @@ from dataclasses import dataclass
 import aiomqtt
 
 from scanner.node.outbox import Outbox
-from scanner.wire.broker import Backoff, BrokerConfig, explain
+from scanner.wire.broker import Backoff, BrokerConfig, cancelling, explain
 from scanner.wire.schema import MAX_PAYLOAD_BYTES
 from scanner.wire.topics import ack_topic, decode_ack, status_topic
 
 log = logging.getLogger(__name__)
+_LOST = "connection lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,30 +63,23 @@ class Publisher:
     ) -> None:
         self._outbox = outbox
         self._broker = broker
-        self._site = site
-        self._node = node
+        self._site, self._node = site, node
         self._backoff = Backoff(backoff_min_s, backoff_max_s)
         self._inflight = max(1, inflight)
         self._batch = max(batch, self._inflight)
         self._timeout = timeout_s
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self.connected = False
-        self._ever_connected = False
+        self._wake, self._idle = asyncio.Event(), asyncio.Event()
+        self.connected = self._ever_connected = False
         self.last_error: str | None = None
-        self.sent = 0
-        self.resent = 0
+        self.sent = self.resent = 0
         self.ack_seq: int | None = None
         self._resend_min = resend_after_s
         self._resend_max = max(resend_max_s, resend_after_s)
         self._resend_s = resend_after_s
-        self._alert_after = alert_after_s
-        self._alerting = False
-        self._max_bytes = max_message_bytes
-        self._clock = clock
-        self._highest_sent = -1
-        self._stuck = (-1, 0)
-        self._highest_tried = -1
+        self._phase = 1 + random.random() / 2  # spreads a fleet, no secrecy
+        self._alert_after, self._alerting = alert_after_s, False
+        self._max_bytes, self._clock = max_message_bytes, clock
+        self._highest_sent, self._stuck, self._highest_tried = -1, (-1, 0), -1
 
     def health(self) -> DeliveryHealth:
         n, oldest = self._outbox.unconfirmed()
@@ -172,9 +167,15 @@ class Publisher:
                 log.warning("publish: connected to %s again", self._broker.describe())
             self.last_error = None
             acks = asyncio.create_task(self._read_acks(client), name="acks")
+            drain = asyncio.create_task(self._drain_loop(client), name="drain")
+            # The ack reader sees a lost connection at once; in-flight publishes would wait out
+            # the timeout, and a fleet would come back in step, each node with that backlog.
+            acks.add_done_callback(lambda _: drain.cancel(_LOST))
             try:
-                await self._drain_loop(client)
+                await drain
             except asyncio.CancelledError:
+                if acks.done() and not acks.cancelled() and not cancelling():
+                    raise acks.exception() or aiomqtt.MqttError(_LOST) from None
                 # A clean stop says `offline` itself; the Last Will covers crashes.
                 with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                     await asyncio.wait_for(
@@ -183,8 +184,8 @@ class Publisher:
                 raise
             finally:
                 acks.cancel()
-                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                    await acks
+                drain.cancel()
+                await asyncio.gather(acks, drain, return_exceptions=True)
 
     def _note_stuck(self, row: tuple[int, str, bytes]) -> None:
         """Say once per window when the same oldest window keeps coming back unconfirmed: a
@@ -210,31 +211,37 @@ class Publisher:
     async def _drain_loop(self, client: aiomqtt.Client) -> None:
         while True:
             self._wake.clear()
-            rows = self._outbox.pending(self._batch, resend_before=self._clock() - self._resend_s)
-            if not rows:
+            # Plan the round by seq; read payloads one in-flight chunk at a time, so a backlog
+            # costs `inflight` payloads of memory, not `batch` held across the awaits below.
+            # Each node waits its own 1-1.5x the re-send time: a fleet whose acks stopped together
+            # (the aggregator or its disk was away) would otherwise re-send in step.
+            cutoff = self._clock() - self._resend_s * self._phase
+            seqs = self._outbox.pending_seqs(self._batch, resend_before=cutoff)
+            if not seqs:
                 if self.check_alert().unconfirmed == 0:
                     self._idle.set()
-                # Wake for new windows and acks, and now and then to re-send what stays
-                # unconfirmed.
+                # Wake for new windows and acks, and now and then to re-send the unconfirmed.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), min(self._resend_s, 5.0))
                 continue
-            resent = sum(1 for s, _, _ in rows if s <= self._highest_sent)
-            if rows[0][0] <= self._highest_tried:
+            resent = sum(1 for s in seqs if s <= self._highest_sent)
+            if seqs[0] <= self._highest_tried:
                 # Tried before (PUBACKed or not): a window the broker refuses comes back here.
-                self._note_stuck(rows[0])
-            self._highest_tried = max(self._highest_tried, rows[-1][0])
+                self._note_stuck(self._outbox.rows(seqs[:1])[0])
+            self._highest_tried = max(self._highest_tried, seqs[-1])
             if resent:
                 self.resent += resent
                 log.info(
-                    "publish: re-sending %d unconfirmed window(s) from seq %d",
-                    resent, rows[0][0],
-                )  # fmt: skip
+                    "publish: re-sending %d unconfirmed window(s) from seq %d", resent, seqs[0]
+                )
                 # No progress since the last round: wait longer before the next one, so an
                 # aggregator that is away for hours does not get the backlog again every minute.
                 self._resend_s = min(self._resend_s * 2, self._resend_max)
-            for i in range(0, len(rows), self._inflight):
-                chunk = rows[i : i + self._inflight]
+                self._phase = 1 + random.random() / 2
+            for i in range(0, len(seqs), self._inflight):
+                chunk = self._outbox.rows(seqs[i : i + self._inflight])
+                if not chunk:
+                    continue  # confirmed and pruned meanwhile
                 for s, _, p in chunk:
                     if len(p) > self._max_bytes:
                         log.error(
@@ -245,13 +252,14 @@ class Publisher:
                 # Publishes start in seq order on one connection; the broker keeps that order.
                 try:
                     await asyncio.gather(*(client.publish(t, p, qos=1) for _, t, p in chunk))
-                except (aiomqtt.MqttError, TimeoutError):
-                    log.error(
-                        "publish: the broker did not take windows seq %d..%d (largest %d bytes); "
-                        "a payload over its message_size_limit is dropped or closes the "
-                        "connection; they stay in the outbox", chunk[0][0], chunk[-1][0],
-                        max(len(p) for _, _, p in chunk),
-                    )  # fmt: skip
+                except (aiomqtt.MqttError, TimeoutError, asyncio.CancelledError) as exc:
+                    if not isinstance(exc, asyncio.CancelledError) or exc.args == (_LOST,):
+                        log.error(
+                            "publish: the broker did not take windows seq %d..%d (largest %d "
+                            "bytes); a payload over its message_size_limit is dropped or closes "
+                            "the connection; they stay in the outbox", chunk[0][0], chunk[-1][0],
+                            max(len(p) for _, _, p in chunk),
+                        )  # fmt: skip
                     raise
                 self._outbox.mark_sent_many([s for s, _, _ in chunk])
                 self.sent += len(chunk)

@@ -7,6 +7,7 @@ backoff, and one explanation of a failed connection, read from the exception's s
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import random
 import ssl
@@ -154,3 +155,10 @@ class Backoff:
         delay = self.min_s + (self._ceiling - self.min_s) * self._rand()
         self._ceiling = min(self._ceiling * 2, self.max_s)
         return delay
+
+
+def cancelling() -> bool:
+    """Whether the running task has been asked to stop: a `CancelledError` it caught must then
+    propagate, never be turned into a reconnect (the stop would hang)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -46,7 +46,7 @@ def test_pending_is_oldest_first_and_holds_exactly_the_encoded_payload(tmp_path:
     ob = Outbox(tmp_path / "o.sqlite3", key=b"k" * 32)
     for i in range(5):
         ob.put(window("n1", "s1", i))
-    ob.mark_sent(1)
+    ob.mark_sent_many([1])
     rows = ob.pending(10)
     assert [s for s, _, _ in rows] == [0, 2, 3, 4]
     _, topic, payload = rows[1]
