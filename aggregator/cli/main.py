@@ -95,6 +95,9 @@ def main(verbose: int) -> None:
 @click.option("--share-group", default=None, metavar="NAME",
               help="Consume windows through the MQTT shared subscription $share/NAME/... so "
               "several aggregators split the load (each needs its own --client-id).")  # fmt: skip
+@click.option("--cache-mb", type=click.IntRange(1), default=2, show_default=True,
+              help="SQLite page cache of the writer, MB; 64 drains a big backlog faster "
+              "(docs/deployment.md).")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Subscriber processes (client ids <client-id>-1..N) on one shared "
               "subscription (--share-group, default: the client id).")  # fmt: skip
@@ -123,7 +126,7 @@ def serve(**kw: Any) -> None:
     opts = ServeOptions(
         db=kw["db"], broker=broker, embedded_port=kw["embedded_port"], keys=keys,
         client_id=kw["client_id"], batch_max=kw["batch_max"], duration_s=kw["duration"],
-        share_group=kw["share_group"],
+        share_group=kw["share_group"], cache_mb=kw["cache_mb"],
     )  # fmt: skip
     if kw["workers"] > 1:
         from aggregator.ingest.workers import serve_workers

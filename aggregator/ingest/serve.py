@@ -18,7 +18,7 @@ import yaml
 
 from aggregator.errors import AggregatorError
 from aggregator.ingest.subscribe import IngestStats, Subscriber, ingest_batch
-from aggregator.store import open_store
+from aggregator.store import is_url, open_store
 from aggregator.store.interface import StoreError, WindowStore
 from aggregator.store.rows import iter_batches
 from scanner.wire.broker import Backoff, BrokerConfig
@@ -57,10 +57,15 @@ class ServeOptions:
     batch_max: int = 1000
     duration_s: float | None = None
     share_group: str | None = None
+    cache_mb: int = 2  # SQLite page cache of the writer (aggregator/store/delivery.py)
 
 
 async def open_writable(
-    db: str | Path, echo: Callable[[str], None], *, backoff: Backoff | None = None
+    db: str | Path,
+    echo: Callable[[str], None],
+    *,
+    backoff: Backoff | None = None,
+    cache_mb: int = 2,
 ) -> WindowStore:
     """Open the store and prove it takes writes; until it does, retry with backoff and say so.
 
@@ -74,7 +79,7 @@ async def open_writable(
     while True:
         store: WindowStore | None = None
         try:
-            store = open_store(db)
+            store = open_store(db) if is_url(db) else open_store(db, cache_mb=cache_mb)
             store.check_writable()
         except StoreError as exc:
             if store is not None:
@@ -98,7 +103,7 @@ async def open_writable(
 
 async def serve(opts: ServeOptions, echo: Callable[[str], None]) -> IngestStats:
     """Subscribe and store until SIGINT/SIGTERM (or `duration_s`); returns the counters."""
-    store = await open_writable(opts.db, echo)
+    store = await open_writable(opts.db, echo, cache_mb=opts.cache_mb)
     stack = contextlib.AsyncExitStack()
     try:
         broker = opts.broker

@@ -40,11 +40,13 @@ WAL_SIZE_LIMIT_BYTES: Final = 1 << 20
 WAL_PRAGMAS: Final = (
     f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}",
     f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}",
-    # 64 MB of page cache, not 2: a batch touches one leaf page per node in each node-keyed
-    # index, and with the default cache a store of 400,000 windows wrote 6,900 a second
-    # instead of 9,400 (bench/ingest.py --stages).
-    "PRAGMA cache_size=-65536",
 )
+# SQLite's own default page cache. A bigger one (`bzagg serve --cache-mb 64`) drains a national
+# backlog faster, because a batch touches one leaf page per node in each node-keyed index (a
+# store of 400,000 windows took 9,400 windows/s with 64 MB against 6,900 with 2 MB,
+# bench/ingest.py --stages); but it fills over days, which is memory a Pi-sized or shared server
+# may not have, so it is asked for, not assumed.
+DEFAULT_CACHE_MB: Final = 2
 
 # SQLite primary result codes (https://www.sqlite.org/rescode.html).
 _CAUSES: Final = {13: "disk full", 8: "read-only", 14: "cannot open", 10: "I/O error",

@@ -55,8 +55,9 @@ class Store:
         synchronous: str = "NORMAL",
         rollup: bool = True,
         read_only: bool = False,
+        cache_mb: int = dl.DEFAULT_CACHE_MB,
     ) -> None:
-        self.path = Path(path)
+        self.path, self._cache_kib = Path(path), cache_mb * 1024
         self._clock = clock
         self._synchronous = synchronous
         self._want_rollup = rollup
@@ -76,7 +77,7 @@ class Store:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={self._synchronous}")
-            for pragma in dl.WAL_PRAGMAS:
+            for pragma in (*dl.WAL_PRAGMAS, f"PRAGMA cache_size=-{self._cache_kib}"):
                 self._db.execute(pragma)
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, 1, 2, sch.SCHEMA_VERSION):

@@ -99,3 +99,14 @@ def test_nodes_check_flags_missing_windows_and_clock_skew(tmp_path: Path) -> Non
     assert "node n1" in alerts[0] and "waited 7200 s" in alerts[0]
     assert "node n2" in alerts[1] and "clock" in alerts[1]
     assert node_alerts(rows, max_unconfirmed_s=8000, max_skew_s=1e9) == []
+
+
+def test_page_cache_is_sqlites_default_unless_asked_for(tmp_path: Path) -> None:
+    # A bigger cache fills as the store grows (memory the soak holds to 10 %): asked for only.
+    default, big = Store(tmp_path / "a.sqlite3"), Store(tmp_path / "b.sqlite3", cache_mb=64)
+    try:
+        assert default._db.execute("PRAGMA cache_size").fetchone()[0] == -2048
+        assert big._db.execute("PRAGMA cache_size").fetchone()[0] == -65536
+    finally:
+        default.close()
+        big.close()
