@@ -20,6 +20,7 @@ from aggregator.report.summary import (
     plan_head,
     province_line,
     report_title,
+    row_keys,
     summary_lines,
     trend_line,
 )  # fmt: skip
@@ -28,7 +29,6 @@ from aggregator.report.text import (
     col_title,
     fmt_estimate,
     headline,
-    key_label,
     method_label,
     pct,
     verdict_label,
@@ -116,19 +116,6 @@ def _img(b64: str, alt: str) -> str:
     return f'<p><img alt="{escape(alt)}" src="data:image/png;base64,{b64}"></p>'
 
 
-def _keys(data: ReportData, r: Row, by: tuple[str, ...], lang: str) -> list[str]:
-    if not r.keys:
-        keys = [t("total", lang)] + [""] * (len(by) - 1)
-    else:
-        keys = [key_label(k, v, lang) for k, v in zip(by, r.keys, strict=True)]
-    if "site" in by:
-        i = by.index("site")
-        keys.insert(i + 1, data.names.get(r.keys[i], "") if r.keys else "")
-    if not r.registered:
-        keys[0] += " !"
-    return keys
-
-
 def _rows_table(data: ReportData, rows: list[Row], by: tuple[str, ...], lang: str) -> str:
     head = [col_title(k, lang, data.options.tz) for k in by]
     if "site" in by:
@@ -139,7 +126,7 @@ def _rows_table(data: ReportData, rows: list[Row], by: tuple[str, ...], lang: st
     body, classes = [], []
     for r in rows:
         v = verdict_of(data, r)
-        cells = [*_keys(data, r, by, lang), headline(data, r, lang),
+        cells = [*row_keys(data, r, lang), headline(data, r, lang),
                  method_label(r.pooled.method, lang), str(r.pooled.psus)]  # fmt: skip
         if target:
             cells.append("" if r.suppressed else verdict_label(v, lang))
@@ -161,7 +148,7 @@ def _detail(data: ReportData, lang: str) -> str:
     for r in [*data.rows, data.total]:
         est = [headline(data, r, lang)] * 3 if r.suppressed else \
             [fmt_estimate(e, lang) for e in r.estimates]  # fmt: skip
-        body.append([*_keys(data, r, by, lang), str(r.windows), str(r.used),
+        body.append([*row_keys(data, r, lang), str(r.windows), str(r.used),
                      str(r.excl_clock + r.excl_coverage), str(r.nodes), *est])  # fmt: skip
     return _table(head, body)
 

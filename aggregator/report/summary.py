@@ -88,7 +88,8 @@ def _grid(head: list[str], body: list[list[str]], numeric: set[int], total: bool
     return [*out, *(line(b) for b in body)]
 
 
-def _keys(data: ReportData, r: Row, lang: str) -> list[str]:
+def row_keys(data: ReportData, r: Row, lang: str) -> list[str]:
+    """A row's key cells: labelled keys, the site's name beside its id, "!" if unregistered."""
     by = data.options.by
     if not r.keys:
         keys = [t("total", lang)] + [""] * (len(by) - 1)
@@ -113,7 +114,7 @@ def to_table(data: ReportData, lang: str = "en") -> str:
     head += [t("vs_target", lang)] if target else []
     body, detail = [], []
     for r in [*data.rows, data.total]:
-        keys = _keys(data, r, lang)
+        keys = row_keys(data, r, lang)
         v = verdict_of(data, r)
         status = [verdict_label(v, lang) if not r.suppressed else ""] if target else []
         body.append([*keys, str(r.windows), str(r.used), str(r.excl_clock + r.excl_coverage),
