@@ -22,6 +22,7 @@ from typing import Any
 
 import aiomqtt
 
+from aggregator.ingest import paho_tuning
 from aggregator.ingest.acks import AckPublisher
 from aggregator.ingest.verdict import IngestStats, Verdict, ingest_batch, judge, topics
 from aggregator.store.delivery import REOPEN_CAUSES
@@ -201,7 +202,8 @@ class Subscriber:
 
 
 def _manual_acks(client: aiomqtt.Client) -> tuple[Any, asyncio.Queue[aiomqtt.Message]]:
-    """The two private attributes of aiomqtt this module needs, in one place.
+    """The two private attributes of aiomqtt this module needs, in one place (and paho's socket,
+    tuned: aggregator/ingest/paho_tuning.py).
 
     aiomqtt 2.x (pinned `>=2.3,<3` in setup.cfg) has no manual-ack API: we switch its paho client
     to manual acks to acknowledge only after a commit, and read its message queue directly to
@@ -209,6 +211,7 @@ def _manual_acks(client: aiomqtt.Client) -> tuple[Any, asyncio.Queue[aiomqtt.Mes
     """
     paho: Any = client._client  # noqa: SLF001
     paho.manual_ack_set(True)
+    paho_tuning.install(paho)
     queue: asyncio.Queue[aiomqtt.Message] = client._queue  # noqa: SLF001
     return paho, queue
 
