@@ -38,7 +38,7 @@ class ReadAheadSocket:
         if self._pos >= len(self._buf):
             # Raises BlockingIOError / ssl.SSLWantReadError as the socket would: paho handles
             # both. b"" (closed) is passed on as is.
-            data = self._sock.recv(max(bufsize, READ_BYTES))
+            data: bytes = self._sock.recv(max(bufsize, READ_BYTES))
             if len(data) <= bufsize:
                 return data
             self._buf, self._pos = data, 0
