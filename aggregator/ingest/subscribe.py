@@ -18,13 +18,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import aiomqtt
-from paho.mqtt.client import MQTTMessage
 
 from aggregator.ingest import paho_tuning
 from aggregator.ingest.acks import AckPublisher
+from aggregator.ingest.paho_tuning import Incoming
 from aggregator.ingest.verdict import IngestStats, Verdict, ingest_batch, judge, topics
 from aggregator.store.delivery import REOPEN_CAUSES
 from aggregator.store.interface import AddResult, StoreError, WindowStore
@@ -107,7 +107,7 @@ class Subscriber:
             # every message in flight on each PUBACK (quadratic in a batch's acks).
             max_inflight_messages=0,
         )
-        paho, queue = _raw_messages(client)
+        paho, queue = paho_tuning.raw_messages(client)
         async with client:
             for topic in self._topics:
                 await client.subscribe(topic, qos=1)
@@ -116,9 +116,9 @@ class Subscriber:
             self.last_error = None
             self.connected.set()
             async for first in client.messages:
-                batch = await self._fill(cast(MQTTMessage, first), queue)
+                batch = await self._fill(cast(Incoming, first), queue)
                 result = await self._commit_until_stored(
-                    [(_topic(m), _bytes(m.payload)) for m in batch]
+                    [(paho_tuning.topic(m), paho_tuning.payload(m)) for m in batch]
                 )
                 for m in batch:
                     if m.qos > 0:
@@ -176,9 +176,7 @@ class Subscriber:
                 await fut
             raise
 
-    async def _fill(
-        self, first: MQTTMessage, queue: asyncio.Queue[MQTTMessage]
-    ) -> list[MQTTMessage]:
+    async def _fill(self, first: Incoming, queue: asyncio.Queue[Incoming]) -> list[Incoming]:
         """Collect a batch: aiomqtt hands over one message per event-loop turn, so wait up to
         `batch_wait_s` for more instead of committing (and fsyncing) each message alone; but
         stop after `batch_idle_s` without a new message. The broker sends at most its
@@ -200,43 +198,6 @@ class Subscriber:
             except TimeoutError:
                 break
         return batch
-
-
-def _raw_messages(client: aiomqtt.Client) -> tuple[Any, asyncio.Queue[MQTTMessage]]:
-    """The private attributes of aiomqtt this module needs, in one place.
-
-    aiomqtt 2.x (pinned `>=2.3,<3` in setup.cfg) has no manual-ack API: we switch its paho client
-    to manual acks to acknowledge only after a commit, and read its message queue directly to
-    fill a batch without waiting an event-loop turn per message. paho's own messages go into
-    that queue as they are: aiomqtt's Message wrapper re-validates a topic that `judge` parses
-    anyway (a twentieth of a drain's CPU). paho's socket is tuned too
-    (aggregator/ingest/paho_tuning.py). Checked against aiomqtt 2.5.1 and paho-mqtt 2.2.
-    """
-    paho: Any = client._client  # noqa: SLF001
-    paho.manual_ack_set(True)
-    paho_tuning.install(paho)
-    queue: asyncio.Queue[MQTTMessage] = cast(Any, client._queue)  # noqa: SLF001
-
-    def on_message(_client: Any, _userdata: Any, message: MQTTMessage) -> None:
-        queue.put_nowait(message)  # unbounded: the broker's in-flight window bounds it
-
-    paho.on_message = on_message
-    return paho, queue
-
-
-def _topic(m: MQTTMessage) -> str:
-    try:
-        return m.topic
-    except UnicodeDecodeError:  # not a topic of ours: `judge` rejects it with its reason
-        return m._topic.decode("utf-8", "replace")  # noqa: SLF001
-
-
-def _bytes(payload: Any) -> bytes:
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload)
-    if payload is None:
-        return b""
-    return str(payload).encode()
 
 
 # -- `bzagg doctor`: the broker limits that decide whether windows survive an outage -----------
