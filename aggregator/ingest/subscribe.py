@@ -118,7 +118,7 @@ class Subscriber:
             async for first in client.messages:
                 batch = await self._fill(cast(Incoming, first), queue)
                 result = await self._commit_until_stored(
-                    [(paho_tuning.topic(m), paho_tuning.payload(m)) for m in batch]
+                    [(paho_tuning.topic(m), bytes(m.payload)) for m in batch]  # paho: a bytearray
                 )
                 for m in batch:
                     if m.qos > 0:
