@@ -18,7 +18,7 @@ from scanner.wire.schema import SchemaError, check_id
 SITE_TYPES: Final = ("office", "market", "counter", "other")
 UNREGISTERED: Final = "?"
 _FIELDS: Final = ("id", "name", "type", "district", "commune", "staff", "smartphone_share",
-                  "ios_share", "weight", "population")  # fmt: skip
+                  "ios_share", "weight", "population", "bluezone_shown")  # fmt: skip
 _HEADER: Final = """\
 # Site registry of bluezone-audit (bzagg sites import / bzagg sites list).
 # id: the site id nodes publish under (MQTT topic); letters, digits, '_', '-', '.'.
@@ -28,6 +28,9 @@ _HEADER: Final = """\
 # weight: optional design weight (sites like this one it stands for; default 1). population:
 # optional smartphone owners the site stands for; given, district and province figures are
 # post-stratified by site type to it (docs/method.md, "Pooling and small cells").
+# bluezone_shown: optional; at a calibration visit, the Bluezone users present who showed the
+# app to the inspector. Ten or more such sites measure the RSSI gate's net loss in place of the
+# gate_loss prior (docs/method.md, "Calibration visits").
 """
 
 
@@ -47,6 +50,7 @@ class Site:
     ios_share: float | None = None
     weight: float | None = None
     population: float | None = None
+    bluezone_shown: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,9 @@ def site_from_mapping(raw: Mapping[str, Any], where: str) -> Site:
     staff = _number(data.get("staff"), int, f"{where} ({sid}): staff")
     if staff is not None and staff < 0:
         raise SiteError(f"{where} ({sid}): staff must be >= 0")
+    shown = _number(data.get("bluezone_shown"), int, f"{where} ({sid}): bluezone_shown")
+    if shown is not None and shown < 0:
+        raise SiteError(f"{where} ({sid}): bluezone_shown must be >= 0")
     shares = {}
     for key in ("smartphone_share", "ios_share"):
         v = _number(data.get(key), float, f"{where} ({sid}): {key}")
@@ -136,6 +143,7 @@ def site_from_mapping(raw: Mapping[str, Any], where: str) -> Site:
         district=str(data["district"]),
         commune=str(data["commune"]),
         staff=staff,
+        bluezone_shown=shown,
         **shares,
     )
 

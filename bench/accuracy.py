@@ -1,18 +1,23 @@
 """Blind accuracy of the adoption estimators: bias, RMSE, coverage and interval width.
 
-    .venv/bin/python bench/accuracy.py [--visits 300] [--jobs 2] [--seed 920000] [--minutes 20]
-        [--gate calibrated|DBM]
+    .venv/bin/python bench/accuracy.py [--visits 900] [--jobs 2] [--seed 960000] [--minutes 20]
+        [--gate calibrated|DBM] [--calibration-visits 60] [--calibration-seed 970000]
 
 Every simulation parameter is drawn per visit from wide ranges (BLIND_RANGES), and the estimator
 gets only what the field gives: the site type, the inspector's head count, the smartphone owners
-counted at offices and counters (asked; at markets the share is assumed), and the packaged
-config/estimation.yaml. Visits go through the real pipeline (simulate -> pcap -> replay ->
-classify -> window -> WindowReport). Figures per site type and per stratum (low/high half of
-each drawn range), worst stratum named. The "oracle" rows give the prior-based estimator the
-drawn Doze share, shares and dwell (what the old `--params scenario` did), for comparison only.
+counted at offices and counters (asked; at markets the share is assumed), the packaged
+config/estimation.yaml, and calibration visits: offices and counters (their own seeds, drawn from
+the same ranges) where the inspector also counted the Bluezone users present by asking to see
+the app; from them the gate's net loss is measured (scanner/estimation/calibration.py) as
+`bzagg report` does from the registry's `bluezone_shown`. Visits go through the real pipeline
+(simulate -> pcap -> replay -> classify -> window -> WindowReport). Figures per site type and
+per stratum (low/high half of each drawn range), worst stratum named, each bias with the 95 %
+margin of its own sampling error. "priors only" rows skip the calibration; the "oracle" rows
+give the prior-based estimator the drawn Doze share, shares and dwell, for comparison only.
 `--gate calibrated` (default) sets each visit's RSSI gate where `bzscan calibrate` would put
 it (the median RSSI of a Bluezone Android phone at the boundary); `--gate -90` uses a fixed gate.
-Seeds start at 920000, disjoint from the tests' (< 10000) and the old bench's (910000..).
+Seeds 960000.. (validation) and 970000.. (calibration) are disjoint from the tests' (< 10000),
+the development seeds (940000..) and the earlier validation block (920000..).
 Targets (head-count): |bias| <= 2 pp and coverage 92-98 % per site type, no stratum worse than
 4 pp, a 20-minute office visit at RMSE <= 6 pp.
 """
@@ -32,7 +37,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.accuracy_pooled import pooled_rows
+from bench.gate_loss_prior import PATH_LOSS_EXPONENT, POCKET_SHARE, SHADOWING_SD_DB
+from scanner.estimation.calibration import (
+    CalibrationVisit,
+    calibrate_gate,
+    uncorrected,
+    with_calibration,
+)
 from scanner.estimation.clusters import clusters_from_reports
+from scanner.estimation.devices import devices
 from scanner.estimation.methods import Estimate, Method, estimate
 from scanner.estimation.params import DEFAULT_PARAMS, for_site_type
 from scanner.simulator.model import Scenario
@@ -53,6 +66,11 @@ BLIND_RANGES: dict[str, tuple[float, float]] = {
     "old_app_share": (0.0, 0.1),
     "clock_sd_s": (0.0, 30.0),
     "fading_sd_db": (2.0, 6.0),
+    # Radio physics of the site: the ranges bench/gate_loss_prior.py derives the gate-loss
+    # prior over (geometry only); the estimator is told no visit's draw.
+    "path_loss_exponent": PATH_LOSS_EXPONENT,
+    "shadowing_sd_db": SHADOWING_SD_DB,
+    "pocket_share": POCKET_SHARE,
 }
 BASE = {
     "office": {"kind": "office", "staff": 30, "visitors_per_hour": 6.0},
@@ -64,9 +82,10 @@ BASE = {
 def draw(kind: str, rng: random.Random) -> tuple[Scenario, dict[str, float]]:
     d = {k: rng.uniform(lo, hi) for k, (lo, hi) in BLIND_RANGES.items()}
     adoption = rng.uniform(0.05, 0.8)
-    # Distance at which a neighbour's phone has the drawn mean RSSI (log-distance, n = 2.2,
-    # -57 dBm at 1 m for a default-power Android), before the wall loss.
-    dist = 10 ** ((-57 - d["neighbour_rssi_dbm"]) / 22)
+    # Distance at which a neighbour's phone has the drawn mean RSSI (log-distance with the drawn
+    # exponent, -57 dBm at 1 m for a default-power Android), before the wall loss.
+    n = d["path_loss_exponent"]
+    dist = 10 ** ((-57 - d["neighbour_rssi_dbm"]) / (10 * n))
     sc = Scenario(name=f"blind-{kind}", **BASE[kind]).with_overrides(  # type: ignore[arg-type]
         adoption_android=adoption, adoption_ios=adoption,
         android_doze_share=d["android_doze_share"], ios_bg_silent_share=d["ios_bg_silent_share"],
@@ -78,17 +97,19 @@ def draw(kind: str, rng: random.Random) -> tuple[Scenario, dict[str, float]]:
         smartphone_share=d["smartphone_share"], ios_share=d["ios_share"],
         android_no_adv_share=d["inactive_share"], android_v1_share=d["old_app_share"],
         clock_offset_sd_s=d["clock_sd_s"], fading_sd_db=d["fading_sd_db"],
+        path_loss_exponent=n, shadowing_sd_db=d["shadowing_sd_db"],
+        body_loss_share=d["pocket_share"],
     )  # fmt: skip
     # The gate `bzscan calibrate` proposes: the median RSSI of the inspector's Bluezone Android
     # (low TX power) walked along the boundary, body loss included on average.
-    gate = -65 - 22 * math.log10(sc.radius_m) - sc.body_loss_share * sc.body_loss_db
+    gate = -65 - 10 * n * math.log10(sc.radius_m) - sc.body_loss_share * sc.body_loss_db
     return sc.with_overrides(rssi_min_dbm=round(gate)), d
 
 
-def one_visit(job: tuple[int, str, int, int | None]) -> dict[str, Any]:
+def one_visit(job: tuple[int, str, int, int | None, dict[str, float]]) -> dict[str, Any]:
     from bench.sim_pipeline import run_pipeline
 
-    seed, kind, minutes, gate = job
+    seed, kind, minutes, gate, measured = job
     sc, drawn = draw(kind, random.Random(seed))
     if gate is not None:
         sc = sc.with_overrides(rssi_min_dbm=gate)
@@ -100,7 +121,8 @@ def one_visit(job: tuple[int, str, int, int | None]) -> dict[str, Any]:
     s = res.truth.summary
     clusters = [replace(c, headcount=float(head)) for c in clusters_from_reports(reports)]
     asked = [replace(c, smartphones=float(phones)) for c in clusters]
-    blind = for_site_type(DEFAULT_PARAMS, kind)
+    priors = for_site_type(DEFAULT_PARAMS, kind)
+    blind = priors.override("calibration visits", **measured) if measured else priors
     dwell = sc.dwell_median_s * math.exp(sc.dwell_sigma**2 / 2)
     oracle = for_site_type(
         DEFAULT_PARAMS.override(
@@ -117,6 +139,8 @@ def one_visit(job: tuple[int, str, int, int | None]) -> dict[str, Any]:
         "kind": kind, "drawn": drawn, "truth": s["adoption_person_time"],
         "truth_ios": _iphone_person_time(res.truth.visits), "clusters": clusters,
         "bz_s": s["bluezone_seconds"], "phone_s": s["smartphone_seconds"],
+        # A calibration visit: the Bluezone users present, as the inspector counts them.
+        "shown": round(s["bluezone_seconds"] / max(1.0, res.truth.end - res.truth.start)),
     }  # fmt: skip
     # Offices and counters: the inspector asks who carries a smartphone; markets: assumed.
     hc = asked if kind != "market" else clusters
@@ -124,7 +148,14 @@ def one_visit(job: tuple[int, str, int, int | None]) -> dict[str, Any]:
     out["ios_internal"] = _pack(estimate(Method.IOS_INTERNAL, clusters, blind))
     out["headcount_share"] = _pack(estimate(Method.HEADCOUNT, clusters, blind))
     out["oracle"] = _pack(estimate(Method.HEADCOUNT, clusters, oracle))
+    out["priors"] = _pack(estimate(Method.HEADCOUNT, hc, priors))
     return out
+
+
+def _calibration_visit(r: dict[str, Any]) -> CalibrationVisit:
+    p = uncorrected(for_site_type(DEFAULT_PARAMS, r["kind"]))
+    est = sum(devices(c, p).bluezone for c in r["clusters"] if c.used)
+    return CalibrationVisit(site=r["kind"], estimated=est, shown=r["shown"])
 
 
 def _iphone_person_time(visits: list[dict[str, Any]]) -> float | None:
@@ -147,7 +178,11 @@ def _row(label: str, rows: list[tuple[float, bool, float]]) -> str:
     rmse = 100 * math.sqrt(sum(r[0] ** 2 for r in rows) / n)
     cover = 100 * sum(r[1] for r in rows) / n
     width = 100 * sorted(r[2] for r in rows)[n // 2]
-    return f"{label:34s} {n:4d} {bias:+8.2f} {rmse:8.2f} {cover:7.1f}% {width:10.1f}"
+    # The bias is a mean over n visits: its own 95 % margin says what the sample can resolve.
+    sd = math.sqrt(max(0.0, rmse**2 - bias**2) * n / max(1, n - 1))
+    margin = 1.96 * sd / math.sqrt(n)
+    return (f"{label:34s} {n:4d} {bias:+8.2f} {margin:6.2f} {rmse:8.2f} {cover:7.1f}% "
+            f"{width:10.1f}")  # fmt: skip
 
 
 def _score(v: tuple[Any, ...], truth: float | None) -> tuple[float, bool, float] | None:
@@ -158,26 +193,55 @@ def _score(v: tuple[Any, ...], truth: float | None) -> tuple[float, bool, float]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--visits", type=int, default=300)
+    # 300 visits per site type: a bias is then known to about +-1.3 pp (100 per type: +-2).
+    ap.add_argument("--visits", type=int, default=900)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=920_000)
+    ap.add_argument("--seed", type=int, default=960_000)
     ap.add_argument("--minutes", type=int, default=20)
     ap.add_argument("--gate", default="calibrated", help="'calibrated' or a fixed gate in dBm")
+    ap.add_argument(
+        "--calibration-visits",
+        type=int,
+        default=60,
+        help="offices and counters where everyone present shows the app (0: none)",
+    )
+    ap.add_argument("--calibration-seed", type=int, default=970_000)
     args = ap.parse_args(argv)
     gate = None if args.gate == "calibrated" else int(args.gate)
-    jobs = [(args.seed + 1 + i, KINDS[i % 3], args.minutes, gate) for i in range(args.visits)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
+        cal_jobs = [
+            (args.calibration_seed + 1 + i, ("office", "counter")[i % 2], args.minutes, gate, {})
+            for i in range(args.calibration_visits)
+        ]  # fmt: skip
+        cal = calibrate_gate(_calibration_visit(r) for r in ex.map(one_visit, cal_jobs))
+        p_cal = with_calibration(DEFAULT_PARAMS, cal)
+        measured = (
+            {"gate_loss": p_cal.gate_loss.value, "gate_loss_sd": p_cal.gate_loss_sd.value}
+            if cal is not None else {}
+        )  # fmt: skip
+        jobs = [
+            (args.seed + 1 + i, KINDS[i % 3], args.minutes, gate, measured)
+            for i in range(args.visits)
+        ]  # fmt: skip
         results = list(ex.map(one_visit, jobs, chunksize=4))
     dt = time.perf_counter() - t0
     print(f"blind design: {args.visits} visits of {args.minutes} min, seeds {jobs[0][0]}.."
           f"{jobs[-1][0]} ({dt:.0f} s, {args.jobs} jobs), gate {args.gate}; truth = person-time "
           "adoption among smartphone owners (iOS-internal: among iPhone owners)")  # fmt: skip
-    print(f"{'estimator / rows':34s} {'n':>4s} {'bias pp':>8s} {'RMSE pp':>8s} {'cover':>8s}"
-          f" {'med. width':>10s}")  # fmt: skip
+    if cal is None:
+        print("gate loss: the prior (no calibration visits)")
+    else:
+        print(f"gate loss {cal.gate_loss:.3f} +- {p_cal.gate_loss_sd.value:.3f} "
+              f"{cal.source().replace('in the site registry', 'simulated')}, seeds "
+              f"{cal_jobs[0][0]}..{cal_jobs[-1][0]} (offices and counters; prior "
+              f"{DEFAULT_PARAMS.gate_loss.value})")  # fmt: skip
+    print(f"{'estimator / rows':34s} {'n':>4s} {'bias pp':>8s} {'+-95%':>6s} {'RMSE pp':>8s}"
+          f" {'cover':>8s} {'med. width':>10s}")  # fmt: skip
     labels = {
         "headcount": "head-count (share asked: off/cnt)",
         "headcount_share": "head-count, share assumed",
+        "priors": "head-count, priors only (no calibration)",
         "ios_internal": "iOS-internal",
         "oracle": "ORACLE prior model, told params",
     }

@@ -48,7 +48,8 @@ def list_(sites_file: Path, db_path: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     rows = [("id", "type", "district", "commune", "staff", "overrides", "name")]
     for s in sorted(registry.sites.values(), key=lambda s: (s.district, s.id)):
-        pairs = (("smartphone_share", s.smartphone_share), ("ios_share", s.ios_share))
+        pairs = (("smartphone_share", s.smartphone_share), ("ios_share", s.ios_share),
+                 ("bluezone_shown", s.bluezone_shown))  # fmt: skip
         over = ",".join(f"{k}={v:g}" for k, v in pairs if v is not None)
         rows.append((s.id, s.type, s.district, s.commune, "" if s.staff is None else str(s.staff),
                      over, s.name))  # fmt: skip

@@ -23,7 +23,9 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "thick enough, detection is measured from them; otherwise per-window counts are divided by the "
          "probability of seeing a present phone in one window: p(tau) = a [(1-d) min(1,(tau+15)/30) + "
          "d min(1, 1/2 + tau/1080)], d the Doze share, a the share of installs that advertise. Counts are also "
-         "divided by 1 - gate_loss (on-site phones the RSSI gate misses). The per-slot count of distinct IDs is "
+         "divided by 1 - gate_loss (on-site phones the RSSI gate misses: a prior, or measured where ten or more "
+         "registry sites carry bluezone_shown, the Bluezone users an inspector counted there; the parameter "
+         "list names which). The per-slot count of distinct IDs is "
          "used only when android_slot_counts = 1 (stable offices)."),
         ("Turnover",
          "At markets and counters a window catches everyone present at any time in it, about (1 + W/dwell) times "
@@ -82,7 +84,9 @@ _NOTES: Final[dict[str, list[tuple[str, str]]]] = {
          "mỗi 30 giây; ở chế độ Doze máy bật hoặc tắt khoảng 9 phút mỗi lần. Khi lịch sử bắt gặp của khung 15 phút "
          "đủ dày, xác suất phát hiện được đo từ đó; nếu không, số đếm mỗi cửa sổ được chia cho xác suất thấy một "
          "máy có mặt trong một cửa sổ: p(tau) = a [(1-d) min(1,(tau+15)/30) + d min(1, 1/2 + tau/1080)]. Số đếm "
-         "còn được chia cho 1 - gate_loss (máy có mặt bị ngưỡng RSSI bỏ sót). Số mã khác nhau trong 15 phút chỉ "
+         "còn được chia cho 1 - gate_loss (máy có mặt bị ngưỡng RSSI bỏ sót: giá trị giả định, hoặc được đo khi "
+         "từ mười địa điểm trở lên trong danh mục có bluezone_shown, số người dùng Bluezone mà cán bộ kiểm tra "
+         "đếm được tại đó; danh sách tham số ghi rõ nguồn). Số mã khác nhau trong 15 phút chỉ "
          "dùng khi android_slot_counts = 1 (cơ quan ổn định)."),
         ("Người ra vào",
          "Ở chợ và quầy giao dịch, một cửa sổ thấy mọi người có mặt lúc nào đó trong cửa sổ, khoảng (1 + W/dwell) "

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from aggregator.report.calibration import calibrated
 from aggregator.report.headline import AT, BELOW, PlanRow, plan_row, verdict
 from aggregator.report.pooling import NONE, ClusterPair, Pooled, pairs_for, pooled_ratio
 from aggregator.report.trend import Trend, fit_trend
@@ -96,11 +97,13 @@ class ReportData:
 def build_report(
     store: WindowStore, registry: Registry, params: EstimationParams, options: ReportOptions
 ) -> ReportData:
-    """Run the cluster query once and group its rows every way the report needs."""
+    """Run the cluster query once (twice with calibration visits in the registry) and group
+    its rows every way the report needs."""
     bad = [k for k in options.by if k not in GROUP_KEYS]
     if bad:
         raise ValueError(f"unknown --by key(s): {', '.join(bad)}")
     sites = _site_filter(registry, options)
+    params = calibrated(store, registry, params)
     by_hour = "hour" in options.by
     found = store.clusters(
         params, since=options.since, until=options.until, sites=sites, by_hour=by_hour

@@ -127,7 +127,8 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
     spread = (spread**2 + (p.gate_loss_sd.value * k) ** 2) ** 0.5
     android, fg, bg, iph = android * k, fg * k, bg * k, iph * k
     # Which phones a gate misses is a per-phone draw too: binomial thinning, N g / (1 - g).
-    g = k - 1
+    # A calibrated loss below 0 (outside phones passing) scales down and adds no thinning.
+    g = max(0.0, k - 1)
     var_android, var_fg, var_bg, var_iph = (
         v * k * k + n * g
         for v, n in ((var_android, android), (var_fg, fg), (var_bg, bg), (var_iph, iph))

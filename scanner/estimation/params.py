@@ -144,16 +144,19 @@ class EstimationParams:
         "from a departure (docs/method.md)",
     )
     gate_loss: Param = _P(
-        0.15,
-        "assumption: net share of on-site phones a gate at the boundary's median RSSI misses (a "
-        "phone near the edge with more than average shadowing or body loss has its median below "
-        "it: about 18-29 % for 3-7 dB slow-loss spread and uniform placement, offset in part by "
-        "outside phones just past the boundary that pass it; mid-point of 0-29 %); measured "
-        "counts are divided by "
-        "1 - gate_loss; no capture history can see the missed phones",
+        0.25,
+        "bench/gate_loss_prior.py: on-site phones whose median RSSI falls below a gate set "
+        "at the boundary's median (uniform placement, path-loss exponent 1.8-2.6, shadowing "
+        "sd 2-7 dB, 20-80 % of phones in a pocket or bag at 3-9 dB) average 0.256 across "
+        "sites (5-95 % 0.20-0.31); rounded down a little, as phones just outside that pass "
+        "the gate offset part of it; measured counts are divided by 1 - gate_loss; no "
+        "capture history can see the missed phones",
     )
     gate_loss_sd: Param = _P(
-        0.08, "prior standard deviation of gate_loss (range about 0-0.29), added to intervals"
+        0.05,
+        "prior standard deviation of gate_loss: the geometry's 0.033 across sites and as "
+        "much again for the unknown share of outside phones that pass the gate, added to "
+        "intervals",
     )
     android_advertising_sd: Param = _P(
         0.04,

@@ -69,7 +69,7 @@ def test_default_android_count_is_per_window_over_window_detection() -> None:
     e = estimate("headcount", clusters_from_reports(ws), DEFAULT_PARAMS)
     # One 60 s window: awake phones seen, dozing ones when in an "on" step; the gate's prior
     # net loss of on-site phones divides too.
-    p = 0.925 * (0.75 + 0.25 * (0.5 + 60 / 1080)) * (1 - 0.15)
+    p = 0.925 * (0.75 + 0.25 * (0.5 + 60 / 1080)) * (1 - 0.25)
     assert e.bluezone == pytest.approx(5 / p)
 
 
