@@ -40,12 +40,12 @@ from bench.accuracy_pooled import pooled_rows
 from bench.gate_loss_prior import PATH_LOSS_EXPONENT, POCKET_SHARE, SHADOWING_SD_DB
 from scanner.estimation.calibration import (
     CalibrationVisit,
+    GateCalibration,
     calibrate_gate,
-    uncorrected,
+    node_count,
     with_calibration,
 )
 from scanner.estimation.clusters import clusters_from_reports
-from scanner.estimation.devices import devices
 from scanner.estimation.methods import Estimate, Method, estimate
 from scanner.estimation.params import DEFAULT_PARAMS, for_site_type
 from scanner.simulator.model import Scenario
@@ -106,10 +106,10 @@ def draw(kind: str, rng: random.Random) -> tuple[Scenario, dict[str, float]]:
     return sc.with_overrides(rssi_min_dbm=round(gate)), d
 
 
-def one_visit(job: tuple[int, str, int, int | None, dict[str, float]]) -> dict[str, Any]:
+def one_visit(job: tuple[int, str, int, int | None, GateCalibration | None]) -> dict[str, Any]:
     from bench.sim_pipeline import run_pipeline
 
-    seed, kind, minutes, gate, measured = job
+    seed, kind, minutes, gate, cal = job
     sc, drawn = draw(kind, random.Random(seed))
     if gate is not None:
         sc = sc.with_overrides(rssi_min_dbm=gate)
@@ -122,7 +122,7 @@ def one_visit(job: tuple[int, str, int, int | None, dict[str, float]]) -> dict[s
     clusters = [replace(c, headcount=float(head)) for c in clusters_from_reports(reports)]
     asked = [replace(c, smartphones=float(phones)) for c in clusters]
     priors = for_site_type(DEFAULT_PARAMS, kind)
-    blind = priors.override("calibration visits", **measured) if measured else priors
+    blind = with_calibration(priors, cal)
     dwell = sc.dwell_median_s * math.exp(sc.dwell_sigma**2 / 2)
     oracle = for_site_type(
         DEFAULT_PARAMS.override(
@@ -153,9 +153,8 @@ def one_visit(job: tuple[int, str, int, int | None, dict[str, float]]) -> dict[s
 
 
 def _calibration_visit(r: dict[str, Any]) -> CalibrationVisit:
-    p = uncorrected(for_site_type(DEFAULT_PARAMS, r["kind"]))
-    est = sum(devices(c, p).bluezone for c in r["clusters"] if c.used)
-    return CalibrationVisit(site=r["kind"], estimated=est, shown=r["shown"])
+    count = node_count(r["clusters"], for_site_type(DEFAULT_PARAMS, r["kind"]))
+    return CalibrationVisit(site=r["kind"], estimated=count or 0.0, shown=r["shown"])
 
 
 def _iphone_person_time(visits: list[dict[str, Any]]) -> float | None:
@@ -211,17 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         cal_jobs = [
-            (args.calibration_seed + 1 + i, ("office", "counter")[i % 2], args.minutes, gate, {})
+            (args.calibration_seed + 1 + i, ("office", "counter")[i % 2], args.minutes, gate, None)
             for i in range(args.calibration_visits)
         ]  # fmt: skip
         cal = calibrate_gate(_calibration_visit(r) for r in ex.map(one_visit, cal_jobs))
-        p_cal = with_calibration(DEFAULT_PARAMS, cal)
-        measured = (
-            {"gate_loss": p_cal.gate_loss.value, "gate_loss_sd": p_cal.gate_loss_sd.value}
-            if cal is not None else {}
-        )  # fmt: skip
         jobs = [
-            (args.seed + 1 + i, KINDS[i % 3], args.minutes, gate, measured)
+            (args.seed + 1 + i, KINDS[i % 3], args.minutes, gate, cal)
             for i in range(args.visits)
         ]  # fmt: skip
         results = list(ex.map(one_visit, jobs, chunksize=4))
@@ -232,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     if cal is None:
         print("gate loss: the prior (no calibration visits)")
     else:
-        print(f"gate loss {cal.gate_loss:.3f} +- {p_cal.gate_loss_sd.value:.3f} "
+        sd = with_calibration(DEFAULT_PARAMS, cal).gate_loss_sd.value
+        print(f"gate loss {cal.gate_loss:.3f} +- {sd:.3f} "
               f"{cal.source().replace('in the site registry', 'simulated')}, seeds "
               f"{cal_jobs[0][0]}..{cal_jobs[-1][0]} (offices and counters; prior "
               f"{DEFAULT_PARAMS.gate_loss.value})")  # fmt: skip

@@ -9,30 +9,31 @@ from aggregator.store.interface import WindowStore
 from scanner.estimation.calibration import (
     CalibrationVisit,
     calibrate_gate,
-    uncorrected,
+    node_count,
     with_calibration,
 )
 from scanner.estimation.clusters import ClusterTotals
-from scanner.estimation.devices import devices
 from scanner.estimation.params import EstimationParams
 
 
 def calibration_visits(
     clusters: Iterable[ClusterTotals], registry: Registry, params: EstimationParams
 ) -> list[CalibrationVisit]:
-    """One visit per registered site with `bluezone_shown` and used windows: the node's
-    Bluezone count at an instant before the gate correction, averaged over its clusters."""
+    """One visit per registered site with `bluezone_shown` and used windows."""
     pf = registry.params_for(params)
-    per_site: dict[str, list[float]] = {}
+    shown: dict[str, int] = {}
+    per_site: dict[str, list[ClusterTotals]] = {}
     for c in clusters:
         s = registry.get(c.site)
-        if s is None or s.bluezone_shown is None or c.used <= 0:
-            continue
-        per_site.setdefault(c.site, []).append(devices(c, uncorrected(pf(c.site))).bluezone)
-    return [
-        CalibrationVisit(site, sum(v) / len(v), float(registry.sites[site].bluezone_shown or 0))
-        for site, v in sorted(per_site.items())
-    ]
+        if s is not None and s.bluezone_shown is not None:
+            shown[c.site] = s.bluezone_shown
+            per_site.setdefault(c.site, []).append(c)
+    out = []
+    for site, cs in sorted(per_site.items()):
+        count = node_count(cs, pf(site))
+        if count is not None:
+            out.append(CalibrationVisit(site, count, float(shown[site])))
+    return out
 
 
 # Calibration visits count whenever they were made, not only within the report's period.

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from scanner.estimation.clusters import ClusterTotals
+from scanner.estimation.devices import devices
 from scanner.estimation.params import EstimationParams
 
 # Fewer visits give a ratio whose standard error alone spans the prior's range.
@@ -79,3 +81,11 @@ def with_calibration(p: EstimationParams, cal: GateCalibration | None) -> Estima
 def uncorrected(p: EstimationParams) -> EstimationParams:
     """`p` without the gate correction: what a calibration visit's node count is taken with."""
     return p.override("calibration: no gate correction", gate_loss=0.0, gate_loss_sd=0.0)
+
+
+def node_count(clusters: Iterable[ClusterTotals], p: EstimationParams) -> float | None:
+    """A calibration visit's Bluezone phones at an instant, before the gate correction: the
+    mean over its clusters with used windows (None when there is none)."""
+    q = uncorrected(p)
+    counts = [devices(c, q).bluezone for c in clusters if c.used > 0]
+    return sum(counts) / len(counts) if counts else None
