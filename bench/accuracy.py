@@ -1,7 +1,8 @@
 """Blind accuracy of the adoption estimators: bias, RMSE, coverage and interval width.
 
-    .venv/bin/python bench/accuracy.py [--visits 900] [--jobs 2] [--seed 960000] [--minutes 20]
-        [--gate calibrated|DBM] [--calibration-visits 60] [--calibration-seed 970000]
+    .venv/bin/python bench/accuracy.py [--visits 900] [--jobs 2] [--seed 1000000] [--minutes 20]
+        [--gate calibrated|DBM] [--calibration-visits 60] [--calibration-pool 300]
+        [--calibration-seed 1005000]
 
 Every simulation parameter is drawn per visit from wide ranges (BLIND_RANGES), and the estimator
 gets only what the field gives: the site type, the inspector's head count, the smartphone owners
@@ -9,15 +10,19 @@ counted at offices and counters (asked; at markets the share is assumed), the pa
 config/estimation.yaml, and calibration visits: offices and counters (their own seeds, drawn from
 the same ranges) where the inspector also counted the Bluezone users present by asking to see
 the app; from them the gate's net loss is measured (scanner/estimation/calibration.py) as
-`bzagg report` does from the registry's `bluezone_shown`. Visits go through the real pipeline
-(simulate -> pcap -> replay -> classify -> window -> WindowReport). Figures per site type and
+`bzagg report` does from the registry's `bluezone_shown`. A pool of such visits is simulated
+once and each scored visit gets its own province's calibration, `--calibration-visits` of them
+drawn from the pool: a single calibration for all would shift every bias by its own error.
+Visits go through the real pipeline (simulate -> pcap -> replay -> classify -> window ->
+WindowReport). Figures per site type and
 per stratum (low/high half of each drawn range), worst stratum named, each bias with the 95 %
 margin of its own sampling error. "priors only" rows skip the calibration; the "oracle" rows
 give the prior-based estimator the drawn Doze share, shares and dwell, for comparison only.
 `--gate calibrated` (default) sets each visit's RSSI gate where `bzscan calibrate` would put
 it (the median RSSI of a Bluezone Android phone at the boundary); `--gate -90` uses a fixed gate.
-Seeds 960000.. (validation) and 970000.. (calibration) are disjoint from the tests' (< 10000),
-the development seeds (940000..) and the earlier validation block (920000..).
+Seeds 1000000.. (validation) and 1005000.. (calibration) are disjoint from the tests' (< 10000),
+the development seeds (940000.., 945000.., 946000..), sim_pipeline's (990000..) and the earlier
+validation blocks (920000.., 960000.., 970000.., 980000.., 985000..).
 Targets (head-count): |bias| <= 2 pp and coverage 92-98 % per site type, no stratum worse than
 4 pp, a 20-minute office visit at RMSE <= 6 pp.
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -141,6 +147,7 @@ def one_visit(job: tuple[int, str, int, int | None, GateCalibration | None]) -> 
         "bz_s": s["bluezone_seconds"], "phone_s": s["smartphone_seconds"],
         # A calibration visit: the Bluezone users present, as the inspector counts them.
         "shown": round(s["bluezone_seconds"] / max(1.0, res.truth.end - res.truth.start)),
+        "phones": phones, "cal": cal,
     }  # fmt: skip
     # Offices and counters: the inspector asks who carries a smartphone; markets: assumed.
     hc = asked if kind != "market" else clusters
@@ -195,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     # 300 visits per site type: a bias is then known to about +-1.3 pp (100 per type: +-2).
     ap.add_argument("--visits", type=int, default=900)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=960_000)
+    ap.add_argument("--seed", type=int, default=1_000_000)
     ap.add_argument("--minutes", type=int, default=20)
     ap.add_argument("--gate", default="calibrated", help="'calibrated' or a fixed gate in dBm")
     ap.add_argument(
@@ -204,33 +211,59 @@ def main(argv: list[str] | None = None) -> int:
         default=60,
         help="offices and counters where everyone present shows the app (0: none)",
     )
-    ap.add_argument("--calibration-seed", type=int, default=970_000)
+    ap.add_argument("--calibration-seed", type=int, default=1_005_000)
+    ap.add_argument(
+        "--calibration-pool",
+        type=int,
+        default=300,
+        help="calibration visits simulated; each visit draws its province's from them",
+    )
     args = ap.parse_args(argv)
     gate = None if args.gate == "calibrated" else int(args.gate)
+    per = args.calibration_visits
+    pool_n = max(per, args.calibration_pool) if per > 0 else 0
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         cal_jobs = [
             (args.calibration_seed + 1 + i, ("office", "counter")[i % 2], args.minutes, gate, None)
-            for i in range(args.calibration_visits)
+            for i in range(pool_n)
         ]  # fmt: skip
-        cal = calibrate_gate(_calibration_visit(r) for r in ex.map(one_visit, cal_jobs))
+        pool = [_calibration_visit(r) for r in ex.map(one_visit, cal_jobs, chunksize=4)]
+        # One calibration shared by every visit would put its own sampling error into every
+        # bias alike: each visit is scored as if its province had made `per` calibration
+        # visits of its own, drawn from the pool; only the pool's (smaller) error is shared.
         jobs = [
-            (args.seed + 1 + i, KINDS[i % 3], args.minutes, gate, cal)
+            (args.seed + 1 + i, KINDS[i % 3], args.minutes, gate,
+             calibrate_gate(random.Random(f"cal-{args.seed + 1 + i}").sample(pool, per))
+             if per > 0 else None)
             for i in range(args.visits)
         ]  # fmt: skip
         results = list(ex.map(one_visit, jobs, chunksize=4))
     dt = time.perf_counter() - t0
+    cal = calibrate_gate(pool) if pool else None
     print(f"blind design: {args.visits} visits of {args.minutes} min, seeds {jobs[0][0]}.."
           f"{jobs[-1][0]} ({dt:.0f} s, {args.jobs} jobs), gate {args.gate}; truth = person-time "
           "adoption among smartphone owners (iOS-internal: among iPhone owners)")  # fmt: skip
     if cal is None:
         print("gate loss: the prior (no calibration visits)")
     else:
-        sd = with_calibration(DEFAULT_PARAMS, cal).gate_loss_sd.value
-        print(f"gate loss {cal.gate_loss:.3f} +- {sd:.3f} "
-              f"{cal.source().replace('in the site registry', 'simulated')}, seeds "
-              f"{cal_jobs[0][0]}..{cal_jobs[-1][0]} (offices and counters; prior "
-              f"{DEFAULT_PARAMS.gate_loss.value})")  # fmt: skip
+        losses = sorted(j[4].gate_loss for j in jobs if j[4] is not None)
+        lo, hi = losses[len(losses) // 20], losses[-1 - len(losses) // 20]
+        print(f"gate loss over the pool {cal.gate_loss:.3f} (standard error {cal.se:.3f}"
+              f"), {pool_n} calibration visits, seeds {cal_jobs[0][0]}..{cal_jobs[-1][0]} "
+              f"(offices and counters; prior {DEFAULT_PARAMS.gate_loss.value}); each visit's "
+              f"from {per} of them: 5-95 % {lo:.3f}-{hi:.3f}")  # fmt: skip
+        # The pool's error is common to every visit: a bias moves with it, beyond its margin.
+        shared = (
+            196
+            * cal.se
+            / cal.ratio
+            * statistics.fmean(r["headcount"][0] for r in results if r["headcount"][0] is not None)
+        )
+        print(
+            f"(the pool's own error moves every head-count bias alike, by up to +-{shared:.2f}"
+            " pp at 95 %, beyond each row's margin)"
+        )
     print(f"{'estimator / rows':34s} {'n':>4s} {'bias pp':>8s} {'+-95%':>6s} {'RMSE pp':>8s}"
           f" {'cover':>8s} {'med. width':>10s}")  # fmt: skip
     labels = {

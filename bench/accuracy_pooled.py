@@ -33,6 +33,7 @@ from aggregator.report.headline import AT, BELOW, verdict
 from aggregator.report.pooling import cluster_pair, pairs_for, pooled_ratio
 from aggregator.sites import Registry, site_from_mapping
 from bench.pooled_model import KINDS, simulate_district
+from scanner.estimation.calibration import with_calibration
 from scanner.estimation.estimate import DevicesHat, clusters_from_reports
 from scanner.estimation.params import DEFAULT_PARAMS, for_site_type
 
@@ -42,15 +43,20 @@ TARGET = 0.5
 def pooled_rows(results: Sequence[Mapping[str, Any]], size: int = 6) -> str:
     """Pool bench/accuracy.py's visits into districts of `size` consecutive visits (one site
     each, site type as strata; head count x assumed share, as `bzagg report` pools), against
-    the truth of those visits (Bluezone over smartphone-owner person-seconds)."""
+    the truth of those visits (Bluezone over smartphone-owner person-seconds). A district
+    uses its first visit's calibration (`cal`, the gate loss its province measured), if any."""
     err: list[float] = []
     hits: list[bool] = []
     widths: list[float] = []
     for k in range(0, len(results) - size + 1, size):
         group = results[k : k + size]
+        cal = group[0].get("cal")
         pairs = [
             q for r in group for c in r["clusters"]
-            if (q := cluster_pair(c, for_site_type(DEFAULT_PARAMS, r["kind"]), stratum=r["kind"]))
+            if (q := cluster_pair(
+                c, with_calibration(for_site_type(DEFAULT_PARAMS, r["kind"]), cal),
+                stratum=r["kind"],
+            ))
         ]  # fmt: skip
         p = pooled_ratio(pairs)
         phone_s = sum(r["phone_s"] for r in group)

@@ -21,7 +21,7 @@ from typing import Final
 
 from aggregator.sites import Registry
 from scanner.estimation.estimate import ClusterTotals, DevicesHat, devices
-from scanner.estimation.intervals import t_quantile, z_quantile
+from scanner.estimation.intervals import log_bounds, t_quantile, z_quantile
 from scanner.estimation.params import EstimationParams
 
 # The headline rule: a head count (inspector's, else the registry's staff) measures the owners
@@ -219,7 +219,8 @@ def _post_stratified(
     kind = "design" if any(p.variance == "design" for _, p in parts) else "model"
     crit = t_quantile(confidence, df) if kind == "design" and df > 0 else z_quantile(confidence)
     se = math.sqrt(max(v, 0.0))
-    return Pooled(r, max(0.0, r - crit * se), min(1.0, max(r, r + crit * se)), se, method, n,
+    low, high = log_bounds(r, crit * se)
+    return Pooled(r, max(0.0, low), min(1.0, max(r, high)), se, method, n,
                   len(by), kind, df, present, sites, post_stratified=True)  # fmt: skip
 
 
@@ -235,7 +236,7 @@ def _interval(
     else:
         var, crit, kind = v_model, crit_m, "model"
     se = math.sqrt(max(var, 0.0))
-    low, high = r - crit * se, r + crit * se
+    low, high = log_bounds(r, crit * se)
     if y_tot <= 0:  # nothing seen: the rule of three keeps the upper bound honest
         high = max(high, 3.0 / max(1.0, present))
     return Pooled(r, max(0.0, low), min(1.0, max(high, min(r, 1.0))), se, method, n, strata,

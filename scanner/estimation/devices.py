@@ -128,14 +128,14 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
     android, fg, bg, iph = android * k, fg * k, bg * k, iph * k
     # Which phones a gate misses is a per-phone draw too: binomial thinning, N g / (1 - g).
     # A calibrated loss below 0 (outside phones passing) scales down and adds no thinning.
-    g = max(0.0, k - 1)
+    # Over a visit of V seconds ~(1 + V/dwell) independent sets of people pass: smartphone
+    # ownership averages over them (people_sets); detection noise is kept at one set.
+    eff = 1 + c.window_s_sum / mean_w * (turn - 1)
+    g = max(0.0, k - 1) / eff
     var_android, var_fg, var_bg, var_iph = (
         v * k * k + n * g
         for v, n in ((var_android, android), (var_fg, fg), (var_bg, bg), (var_iph, iph))
     )  # fmt: skip
-    # Over a visit of V seconds ~(1 + V/dwell) independent sets of people pass: smartphone
-    # ownership averages over them (people_sets); detection noise is kept at one set.
-    eff = 1 + c.window_s_sum / mean_w * (turn - 1)
     return DevicesHat(
         android=android, ios=fg + bg, iphone=iph, var_android=var_android,
         var_ios=var_fg + var_bg, var_iphone=var_iph, people_sets=eff, detection=detection,

@@ -62,6 +62,21 @@ def t_quantile(confidence: float, df: int) -> float:
     )
 
 
+def log_bounds(r: float, half: float) -> tuple[float, float]:
+    """r / f and r f with f = exp(half / r): the interval r +- half moved to the log scale
+    (delta method, Var log r ~ Var r / r^2; Katz, Baptista, Azen & Pike 1978). The estimates are
+    products of multiplicative corrections (1 / detection, 1 / advertising shares, 1 / (1 -
+    gate loss)), so an error is a factor: a low estimate has a long upper tail that r +- half
+    cuts off. Unclipped; r <= 0 keeps r +- half (the rule of three then bounds it)."""
+    if r <= 0 or half <= 0:
+        return r - half, r + half
+    x = half / r
+    if x > 50:  # exp would overflow: the interval says nothing
+        return 0.0, math.inf
+    f = math.exp(x)
+    return r / f, r * f
+
+
 def ratio_ci(terms: Sequence[Term], *, confidence: float = 0.95, rel_cv: float = 0.0) -> RatioCI:
     """R = sum(num) / sum(den) with the larger of two variances.
 
@@ -70,7 +85,8 @@ def ratio_ci(terms: Sequence[Term], *, confidence: float = 0.95, rel_cv: float =
     node-days, so correlation between windows of a visit stays inside a cluster), used with a
     t_{n-1} quantile. Within clusters (model): (sum var_num + R^2 sum var_den) / (sum den)^2,
     plus R^2 rel_cv^2 for a parameter (e.g. smartphone share) known only to a relative error.
-    Estimate and interval are clipped to [0, 1]; `raw` keeps the unbounded ratio (above 1 it
+    The half-width is applied on the log scale (`log_bounds`). Estimate and interval are
+    clipped to [0, 1]; `raw` keeps the unbounded ratio (above 1 it
     flags a parameter or a gate that does not fit the site).
     """
     den = sum(t.den for t in terms)
@@ -93,7 +109,7 @@ def ratio_ci(terms: Sequence[Term], *, confidence: float = 0.95, rel_cv: float =
     var_param = (r * rel_cv) ** 2
     half = math.sqrt((crit * crit * max(var, 0.0)) + crit_model**2 * var_param)
     se = half / crit_model if var_param > 0 else math.sqrt(max(var, 0.0))
-    low, high = r - half, r + half
+    low, high = log_bounds(r, half)
     if num <= 0:
         high = max(high, _RULE_OF_THREE / den)
     value = min(1.0, max(0.0, r))

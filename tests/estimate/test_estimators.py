@@ -13,6 +13,7 @@ from scanner.estimation.estimate import (  # the re-exporting facade
     slot_detection,
     visit_summary,
 )
+from scanner.estimation.intervals import t_quantile
 from scanner.estimation.params import DEFAULT_PARAMS, for_site_type
 from tests.estimate.factory import T0, window
 
@@ -50,8 +51,10 @@ def test_headcount_single_window_by_hand() -> None:
     r = bz / den
     se = math.sqrt(r * r * den * 0.3) / den  # binomial ownership Var(M) = H s (1-s)
     assert e.value == pytest.approx(r)
-    assert e.low == pytest.approx(r - Z95 * se)
-    assert e.high == pytest.approx(r + Z95 * se)
+    # The half-width Z95 se applies on the log scale: r / f .. r f, f = exp(Z95 se / r).
+    f = math.exp(Z95 * se / r)
+    assert e.low == pytest.approx(r / f)
+    assert e.high == pytest.approx(r * f)
     assert (e.clusters, e.windows, e.variance) == (1, 1, "model")
 
 
@@ -190,7 +193,11 @@ def test_two_visits_use_between_cluster_variance() -> None:
     e = estimate("headcount", clusters_from_reports(a + b, EXACT), EXACT)
     assert e.value == pytest.approx(8 / 14)
     assert e.variance == "clusters" and e.clusters == 2
-    assert e.low == 0.0 and e.high == 1.0  # t with 1 df: very wide, clipped
+    # t with 1 df: very wide; the upper bound is clipped, the lower one stays just above 0.
+    r = 8 / 14
+    se = math.sqrt(2 * ((2 - 7 * r) ** 2 + (6 - 7 * r) ** 2) / 14**2)
+    assert e.low == pytest.approx(r / math.exp(t_quantile(0.95, 1) * se / r))
+    assert 0.0 < e.low < 0.01 and e.high == 1.0
 
 
 def test_per_site_params_override_smartphone_share() -> None:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from scanner.estimation.intervals import Term, bootstrap_ci, ratio_ci, t_quantile
+from scanner.estimation.intervals import Term, bootstrap_ci, log_bounds, ratio_ci, t_quantile
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,24 @@ def test_design_variance_by_hand() -> None:
     assert ci.value == pytest.approx(0.4)
     assert ci.se == pytest.approx(math.sqrt(1.5 * 8 / 900))
     assert ci.variance == "clusters"
-    assert ci.high == pytest.approx(0.4 + t_quantile(0.95, 2) * ci.se)
+    f = math.exp(t_quantile(0.95, 2) * ci.se / 0.4)  # the half-width on the log scale
+    assert ci.low == pytest.approx(0.4 / f) and 0.4 * f > 1 and ci.high == 1.0  # clipped
+
+
+def test_log_bounds_are_symmetric_in_log_r() -> None:
+    low, high = log_bounds(0.2, 0.1)
+    assert low * high == pytest.approx(0.2**2)  # r / f and r f
+    assert high - 0.2 > 0.2 - low > 0  # a low estimate's upper tail is the longer one
+    assert log_bounds(0.0, 0.1) == (-0.1, 0.1)  # nothing seen: linear, the rule of three bounds it
+    assert log_bounds(0.3, 0.0) == (0.3, 0.3)
+    assert log_bounds(1e-9, 1.0) == (0.0, math.inf)  # no overflow
+
+
+def test_low_estimates_get_the_longer_upper_tail() -> None:
+    # Two clusters whose multiplicative error is the same: the interval of the lower ratio
+    # reaches further above it than below.
+    ci = ratio_ci([Term(1, 10, var_num=0.25), Term(1, 10, var_num=0.25)])
+    assert ci.high - ci.value > ci.value - ci.low
 
 
 def test_model_variance_wins_when_clusters_agree() -> None:
