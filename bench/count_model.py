@@ -1,4 +1,4 @@
-"""A count-level visit model without radio: bench/accuracy.py --source counts.
+"""A count-level visit model without radio, for the pooled-district bench (bench/pooled_model.py).
 
 It draws people, phones and Bluezone adopters, then the per-window and per-slot counts a
 scanner would report under the device behaviour of docs/protocol.md (Android 15 s / 30 s bursts,

@@ -126,10 +126,10 @@ def devices(c: ClusterTotals, p: EstimationParams) -> DevicesHat:
     var_bg += (bg * p.ios_bg_advertising_sd.value / p.ios_bg_advertising.value) ** 2
     spread = (spread**2 + (p.gate_loss_sd.value * k) ** 2) ** 0.5
     android, fg, bg, iph = android * k, fg * k, bg * k, iph * k
-    # Which phones a gate misses is a per-phone draw too: binomial thinning, N g / (1 - g).
-    # A calibrated loss below 0 (outside phones passing) scales down and adds no thinning.
     # Over a visit of V seconds ~(1 + V/dwell) independent sets of people pass: smartphone
-    # ownership averages over them (people_sets); detection noise is kept at one set.
+    # ownership averages over them (people_sets), and so does which phones the gate misses, a
+    # draw per phone (binomial thinning N g / (1 - g) for one set). Detection noise is kept at
+    # one set. A calibrated loss below 0 (outside phones passing) scales down, adds no thinning.
     eff = 1 + c.window_s_sum / mean_w * (turn - 1)
     g = max(0.0, k - 1) / eff
     var_android, var_fg, var_bg, var_iph = (

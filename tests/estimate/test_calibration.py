@@ -15,7 +15,7 @@ from scanner.estimation.calibration import (
 )
 from scanner.estimation.clusters import ClusterTotals
 from scanner.estimation.devices import devices
-from scanner.estimation.params import DEFAULT_PARAMS
+from scanner.estimation.params import DEFAULT_PARAMS, for_site_type
 
 
 def _visits(pairs: list[tuple[float, float]]) -> list[CalibrationVisit]:
@@ -81,3 +81,17 @@ def test_counts_scale_by_the_measured_factor_and_a_negative_loss_adds_no_varianc
         assert d.var_android >= 0
     under = devices(c, DEFAULT_PARAMS.override("t", gate_loss=-0.2, gate_loss_sd=0.0))
     assert under.var_android == pytest.approx(raw.var_android / 1.2**2)
+
+
+def test_gate_misses_average_over_the_sets_of_people_a_visit_sees() -> None:
+    # Which phones the gate misses is a draw per phone: at an office (one set of people) it adds
+    # N g once; at a market (mean stay 1200 s, 20 windows of 60 s: 1 + 20 * 60/1200 = 2 sets)
+    # it averages over the two sets, N g / 2.
+    c = _cluster(200)
+    k = 1 / (1 - 0.3)
+    for kind, sets in (("office", 1.0), ("market", 2.0)):
+        p = for_site_type(DEFAULT_PARAMS.override("t", gate_loss_sd=0.0), kind)
+        none = devices(c, p.override("t", gate_loss=0.0))
+        lossy = devices(c, p.override("t", gate_loss=0.3))
+        added = lossy.var_android - none.var_android * k * k
+        assert added == pytest.approx(lossy.android * (k - 1) / sets)
