@@ -91,3 +91,16 @@ def demo(
         f"HTML report: {result.html}\n"
         f"More: bzagg report --db {result.db} --sites-file {result.sites_file} --by site"
     )
+    if result.late_pubacks:
+        click.echo(_late_note(result.late_pubacks, lang), err=True)
+
+
+def _late_note(n: int, lang: str) -> str:
+    if lang == "vi":
+        return (f"Ghi chú: {n} lần broker nhúng chờ PUBACK của bộ tổng hợp quá 5 s (máy bận); "
+                "nút giữ mỗi cửa sổ đến khi bộ tổng hợp xác nhận đã lưu; số đã gửi và số đã lưu "
+                "ở trên cho biết có thiếu cửa sổ nào không.")  # fmt: skip
+    return (f"Note: the embedded broker waited over 5 s for the aggregator's PUBACK {n} time(s) "
+            "(a busy machine); nodes keep each window until the aggregator confirms it "
+            "stored it, and the published and stored counts above say whether any is "
+            "missing.")  # fmt: skip

@@ -157,3 +157,26 @@ def test_demo_quick_embedded_broker(tmp_path: Path) -> None:
 def test_demo_quick_through_mosquitto(tmp_path: Path, mosquitto: object) -> None:
     stdout, work = _run_demo(tmp_path, "--broker", mosquitto.url)  # type: ignore[attr-defined]
     _check(stdout, work, tmp_path)
+
+
+def test_late_pubacks_are_counted_not_printed_as_tracebacks() -> None:
+    """On a busy machine amqtt logs a traceback per PUBACK it waited over 5 s for; nodes re-send
+    until the aggregator acknowledges the commit, so the demo counts them in one note instead."""
+    import logging
+
+    from aggregator.cli.demo import _late_note
+    from aggregator.demo.run import _LatePubacks
+
+    late = _LatePubacks()
+
+    def record(exc: BaseException | None) -> logging.LogRecord:
+        info = (type(exc), exc, None) if exc is not None else None
+        return logging.LogRecord("amqtt.broker", logging.ERROR, __file__, 1, "failed", (), info)
+
+    assert not late.filter(record(TimeoutError("Timeout waiting for PUBACK for packet ID 3")))
+    assert late.filter(record(TimeoutError("connect timed out")))  # other errors still show
+    assert late.filter(record(ValueError("bad")))
+    assert late.filter(record(None))
+    assert late.count == 1
+    assert "PUBACK 1 time(s)" in _late_note(1, "en")
+    assert "PUBACK" in _late_note(2, "vi") and "bộ tổng hợp" in _late_note(2, "vi")
