@@ -165,7 +165,7 @@ def test_late_pubacks_are_counted_not_printed_as_tracebacks() -> None:
     import logging
 
     from aggregator.cli.demo import _late_note
-    from aggregator.demo.run import _LatePubacks
+    from aggregator.ingest.embedded import _LatePubacks
 
     late = _LatePubacks()
 
