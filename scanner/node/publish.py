@@ -256,9 +256,10 @@ class Publisher:
                     if not isinstance(exc, asyncio.CancelledError) or exc.args == (_LOST,):
                         log.error(
                             "publish: the broker did not take windows seq %d..%d (largest %d "
-                            "bytes); a payload over its message_size_limit is dropped or closes "
-                            "the connection; they stay in the outbox", chunk[0][0], chunk[-1][0],
-                            max(len(p) for _, _, p in chunk),
+                            "bytes): %s; a broker whose message_size_limit is below that drops "
+                            "them or closes the connection; they stay in the outbox",
+                            chunk[0][0], chunk[-1][0], max(len(p) for _, _, p in chunk),
+                            exc or type(exc).__name__,
                         )  # fmt: skip
                     raise
                 self._outbox.mark_sent_many([s for s, _, _ in chunk])
