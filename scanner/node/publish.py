@@ -256,10 +256,9 @@ class Publisher:
                     if not isinstance(exc, asyncio.CancelledError) or exc.args == (_LOST,):
                         log.error(
                             "publish: the broker did not take windows seq %d..%d (largest %d "
-                            "bytes): %s; a broker whose message_size_limit is below that drops "
+                            "bytes): %r; a broker whose message_size_limit is below that drops "
                             "them or closes the connection; they stay in the outbox",
-                            chunk[0][0], chunk[-1][0], max(len(p) for _, _, p in chunk),
-                            exc or type(exc).__name__,
+                            chunk[0][0], chunk[-1][0], max(len(p) for _, _, p in chunk), exc,
                         )  # fmt: skip
                     raise
                 self._outbox.mark_sent_many([s for s, _, _ in chunk])
